@@ -1,0 +1,183 @@
+//! The supervise dir, supervisor side: lock, control and ok fifos, status files.
+//!
+//! Everything is relative to the service dir, which the supervisor makes its cwd.
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+
+use rustix::fs::{self, FlockOperation, Mode, OFlags};
+use rustix::io::Errno;
+
+use crate::error::{Ctx, Error};
+use crate::info::Info;
+use crate::status::Status;
+
+/// The supervise dir of the service dir that is the cwd, with its held fds.
+#[derive(Debug)]
+pub struct SuperviseDir {
+    /// The lock file, flocked for our life.
+    _lock: OwnedFd,
+    /// Read end of `control`, non-blocking.
+    pub control: OwnedFd,
+    /// Our write end of `control`, so that reads never see EOF.
+    _control_w: OwnedFd,
+    /// Read end of `ok`, held so that svok finds a reader.
+    _ok: OwnedFd,
+    /// Prefix for messages, e.g. "web/supervise".
+    name: String,
+}
+
+impl SuperviseDir {
+    /// Creates (or reuses) `supervise/` in the cwd, takes its lock and opens its fifos.
+    ///
+    /// `shown` is the service dir as the user named it, for messages. A dangling
+    /// `supervise` symlink is followed and its target created. A lock held by another
+    /// process is [`Error::Busy`].
+    pub fn open(shown: &str) -> Result<SuperviseDir, Error> {
+        let name = format!("{shown}/supervise");
+        make_supervise_dir(&name)?;
+        let lock = fs::open(
+            "supervise/lock",
+            OFlags::WRONLY | OFlags::CREATE | OFlags::CLOEXEC | OFlags::APPEND,
+            Mode::from_raw_mode(0o600),
+        )
+        .ctx(|| format!("open {name}/lock"))?;
+        match fs::flock(&lock, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => {}
+            Err(Errno::WOULDBLOCK) => {
+                return Err(Error::Busy(format!(
+                    "unable to lock {name}/lock: another supervisor is running on {shown}"
+                )))
+            }
+            Err(errno) => {
+                return Err(Error::Sys {
+                    op: format!("lock {name}/lock"),
+                    errno,
+                })
+            }
+        }
+        make_fifo("supervise/control", &name)?;
+        make_fifo("supervise/ok", &name)?;
+        let rd = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        let control = fs::open("supervise/control", rd, Mode::empty())
+            .ctx(|| format!("open {name}/control"))?;
+        let control_w = fs::open(
+            "supervise/control",
+            OFlags::WRONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .ctx(|| format!("open {name}/control"))?;
+        let ok = fs::open("supervise/ok", rd, Mode::empty()).ctx(|| format!("open {name}/ok"))?;
+        Ok(SuperviseDir {
+            _lock: lock,
+            control,
+            _control_w: control_w,
+            _ok: ok,
+            name,
+        })
+    }
+
+    /// Writes `status`, `stat` and `pid` atomically (each via a `.new` file and rename).
+    pub fn write_status(&self, st: &Status) -> Result<(), Error> {
+        self.replace("status", &st.encode())?;
+        self.replace("stat", st.stat_text().as_bytes())?;
+        let pid = if st.pid == 0 {
+            String::new()
+        } else {
+            format!("{}\n", st.pid)
+        };
+        self.replace("pid", pid.as_bytes())
+    }
+
+    /// Writes `info` atomically.
+    pub fn write_info(&self, info: &Info) -> Result<(), Error> {
+        self.replace("info", info.encode().as_bytes())
+    }
+
+    /// Replaces `supervise/FILE` with `data`: write FILE.new (mode 0644), then rename.
+    fn replace(&self, file: &str, data: &[u8]) -> Result<(), Error> {
+        let tmp = format!("supervise/{file}.new");
+        let fd = fs::open(
+            tmp.as_str(),
+            OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+            Mode::from_raw_mode(0o644),
+        )
+        .ctx(|| format!("open {}/{file}.new", self.name))?;
+        write_all(&fd, data).ctx(|| format!("write {}/{file}.new", self.name))?;
+        drop(fd);
+        fs::rename(tmp.as_str(), format!("supervise/{file}").as_str())
+            .ctx(|| format!("rename {}/{file}.new to {file}", self.name))
+    }
+}
+
+/// Writes all of `data`, retrying on EINTR.
+pub fn write_all(fd: impl AsFd, mut data: &[u8]) -> rustix::io::Result<()> {
+    while !data.is_empty() {
+        match rustix::io::write(fd.as_fd(), data) {
+            Ok(0) => return Err(Errno::IO),
+            Ok(n) => data = data.get(n..).unwrap_or_default(),
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Creates `supervise/` mode 0700, following a dangling symlink to create its target.
+fn make_supervise_dir(name: &str) -> Result<(), Error> {
+    match fs::mkdir("supervise", Mode::from_raw_mode(0o700)) {
+        Ok(()) => return Ok(()),
+        Err(Errno::EXIST) => {}
+        Err(errno) => {
+            return Err(Error::Sys {
+                op: format!("mkdir {name}"),
+                errno,
+            })
+        }
+    }
+    match fs::stat("supervise") {
+        Ok(st) if fs::FileType::from_raw_mode(st.st_mode) == fs::FileType::Directory => Ok(()),
+        Ok(_) => Err(Error::Invalid(format!(
+            "unable to use {name}: not a directory"
+        ))),
+        Err(Errno::NOENT) => {
+            // A dangling symlink: create what it points to, one level, as runit and s6 do.
+            let target =
+                fs::readlink("supervise", Vec::new()).ctx(|| format!("readlink {name}"))?;
+            let target = target.to_string_lossy().into_owned();
+            std::fs::create_dir_all(Path::new(&target)).ctx(|| format!("mkdir {target}"))?;
+            fs::chmod(target.as_str(), Mode::from_raw_mode(0o700)).ctx(|| format!("chmod {target}"))
+        }
+        Err(errno) => Err(Error::Sys {
+            op: format!("stat {name}"),
+            errno,
+        }),
+    }
+}
+
+/// Makes `path` a fifo of mode 0600, keeping an existing fifo.
+fn make_fifo(path: &str, name: &str) -> Result<(), Error> {
+    let file = path.rsplit('/').next().unwrap_or(path);
+    match fs::mknodat(
+        fs::CWD,
+        path,
+        fs::FileType::Fifo,
+        Mode::from_raw_mode(0o600),
+        0,
+    ) {
+        Ok(()) | Err(Errno::EXIST) => {}
+        Err(errno) => {
+            return Err(Error::Sys {
+                op: format!("mkfifo {name}/{file}"),
+                errno,
+            })
+        }
+    }
+    let st = fs::lstat(path).ctx(|| format!("stat {name}/{file}"))?;
+    if fs::FileType::from_raw_mode(st.st_mode) != fs::FileType::Fifo {
+        return Err(Error::Invalid(format!(
+            "unable to use {name}/{file}: not a fifo"
+        )));
+    }
+    // mknod obeys the umask; the mode must be exactly 0600 all the same.
+    fs::chmod(path, Mode::from_raw_mode(0o600)).ctx(|| format!("chmod {name}/{file}"))
+}

@@ -1,0 +1,240 @@
+//! Service dirs: `$SVDIR` name resolution and the service-dir files of DESIGN.md section 4.
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rustix::process::Signal;
+
+use crate::cmd::parse_signal;
+
+/// The system service dir when `$SVDIR` is unset.
+pub const DEFAULT_SVDIR: &str = "/var/service";
+/// `timeout-finish` when the file is absent.
+pub const DEFAULT_TIMEOUT_FINISH: Duration = Duration::from_millis(5000);
+
+/// The system service dir: `$SVDIR`, or /var/service when unset or empty.
+pub fn svdir() -> PathBuf {
+    match std::env::var_os("SVDIR") {
+        Some(v) if !v.is_empty() => PathBuf::from(v),
+        _ => PathBuf::from(DEFAULT_SVDIR),
+    }
+}
+
+/// Resolves a DIR argument of svc, svok, svstat, svwait: a name with no slash that is not
+/// `.` or `..` is taken relative to the system service dir; anything else is used as given.
+pub fn resolve(arg: &OsStr) -> PathBuf {
+    resolve_in(arg, &svdir())
+}
+
+/// [`resolve`] against an explicit system service dir.
+pub fn resolve_in(arg: &OsStr, base: &Path) -> PathBuf {
+    let b = arg.as_bytes();
+    if b.contains(&b'/') || b == b"." || b == b".." || b.is_empty() {
+        PathBuf::from(arg)
+    } else {
+        base.join(arg)
+    }
+}
+
+/// The service-dir settings a supervisor reads before each start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// `down` exists: do not start when the supervisor starts.
+    pub down: bool,
+    /// `notification-fd`: the fd on which the daemon reports readiness.
+    pub notification_fd: Option<i32>,
+    /// `timeout-kill`: SIGKILL this long after the down signal; `None` = never.
+    pub timeout_kill: Option<Duration>,
+    /// `timeout-finish`: SIGKILL `finish` after this long; `None` = never (file says 0).
+    pub timeout_finish: Option<Duration>,
+    /// `down-signal`: sent by `svc -d` and on supervisor SIGTERM; TERM by default.
+    pub down_signal: Signal,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            down: false,
+            notification_fd: None,
+            timeout_kill: None,
+            timeout_finish: Some(DEFAULT_TIMEOUT_FINISH),
+            down_signal: Signal::TERM,
+        }
+    }
+}
+
+/// Largest notification-fd accepted; fds 0-2 are the daemon's stdio and refused.
+const MAX_NOTIFICATION_FD: i32 = 1023;
+/// Largest timeout accepted, in ms (about 24 days), so that deadline math cannot overflow.
+const MAX_TIMEOUT_MS: u64 = 1 << 31;
+
+impl Settings {
+    /// Reads the settings files in `dir`. A malformed file keeps its default and adds a
+    /// one-line complaint (e.g. "ignoring timeout-kill: not a number of milliseconds: x")
+    /// to the returned list, so the supervisor can warn without stopping.
+    pub fn read(dir: &Path) -> (Settings, Vec<String>) {
+        let mut s = Settings::default();
+        let mut bad = Vec::new();
+        s.down = dir.join("down").symlink_metadata().is_ok();
+        if let Some(text) = read_small(dir, "notification-fd", &mut bad) {
+            match text.trim().parse::<i32>() {
+                Ok(n) if (3..=MAX_NOTIFICATION_FD).contains(&n) => s.notification_fd = Some(n),
+                _ => bad.push(format!(
+                    "ignoring notification-fd: not a descriptor from 3 to {MAX_NOTIFICATION_FD}: {}",
+                    text.trim()
+                )),
+            }
+        }
+        if let Some(text) = read_small(dir, "timeout-kill", &mut bad) {
+            match parse_ms(&text) {
+                Some(0) => s.timeout_kill = None,
+                Some(ms) => s.timeout_kill = Some(Duration::from_millis(ms)),
+                None => bad.push(ms_complaint("timeout-kill", &text)),
+            }
+        }
+        if let Some(text) = read_small(dir, "timeout-finish", &mut bad) {
+            match parse_ms(&text) {
+                Some(0) => s.timeout_finish = None,
+                Some(ms) => s.timeout_finish = Some(Duration::from_millis(ms)),
+                None => bad.push(ms_complaint("timeout-finish", &text)),
+            }
+        }
+        if let Some(text) = read_small(dir, "down-signal", &mut bad) {
+            match parse_signal(&text) {
+                Some(sig) => s.down_signal = sig,
+                None => bad.push(format!(
+                    "ignoring down-signal: unknown signal: {}",
+                    text.trim()
+                )),
+            }
+        }
+        (s, bad)
+    }
+}
+
+fn ms_complaint(file: &str, text: &str) -> String {
+    format!(
+        "ignoring {file}: not a number of milliseconds up to {MAX_TIMEOUT_MS}: {}",
+        text.trim()
+    )
+}
+
+/// Parses a whole number of milliseconds, bounded so deadlines never overflow.
+pub fn parse_ms(text: &str) -> Option<u64> {
+    text.trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|&ms| ms <= MAX_TIMEOUT_MS)
+}
+
+/// Reads a settings file of at most 64 bytes as text; `None` if absent. Unreadable or
+/// oversized files add a complaint.
+fn read_small(dir: &Path, name: &str, bad: &mut Vec<String>) -> Option<String> {
+    match std::fs::read(dir.join(name)) {
+        Ok(b) if b.len() > 64 => {
+            bad.push(format!("ignoring {name}: longer than 64 bytes"));
+            None
+        }
+        Ok(b) => match String::from_utf8(b) {
+            Ok(t) => Some(t),
+            Err(_) => {
+                bad.push(format!("ignoring {name}: not text"));
+                None
+            }
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            bad.push(format!("ignoring {name}: unable to read it: {e}"));
+            None
+        }
+    }
+}
+
+/// Shows a path for a message, lossily for non-UTF-8 bytes.
+pub fn show(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+/// Joins a directory name and a file name for messages, e.g. "sv/supervise/ok".
+pub fn join_show(dir: &Path, file: &str) -> String {
+    let mut s: OsString = dir.as_os_str().to_owned();
+    s.push("/");
+    s.push(file);
+    PathBuf::from(s).to_string_lossy().into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_resolve_against_svdir() {
+        let base = Path::new("/srv/sv");
+        assert_eq!(
+            resolve_in(OsStr::new("web"), base),
+            PathBuf::from("/srv/sv/web")
+        );
+        assert_eq!(
+            resolve_in(OsStr::new("./web"), base),
+            PathBuf::from("./web")
+        );
+        assert_eq!(resolve_in(OsStr::new("web/"), base), PathBuf::from("web/"));
+        assert_eq!(
+            resolve_in(OsStr::new("/x/web"), base),
+            PathBuf::from("/x/web")
+        );
+        assert_eq!(resolve_in(OsStr::new("."), base), PathBuf::from("."));
+        assert_eq!(resolve_in(OsStr::new(".."), base), PathBuf::from(".."));
+        assert_eq!(
+            resolve_in(OsStr::new(".web"), base),
+            PathBuf::from("/srv/sv/.web")
+        );
+    }
+
+    #[test]
+    fn settings_files_parse_and_complain() {
+        let d = std::env::temp_dir().join(format!("tend-svdir-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        assert_eq!(Settings::read(&d), (Settings::default(), vec![]));
+        std::fs::write(d.join("down"), "").unwrap();
+        std::fs::write(d.join("notification-fd"), "3\n").unwrap();
+        std::fs::write(d.join("timeout-kill"), "250\n").unwrap();
+        std::fs::write(d.join("timeout-finish"), "0").unwrap();
+        std::fs::write(d.join("down-signal"), "SIGHUP\n").unwrap();
+        let (s, bad) = Settings::read(&d);
+        assert!(bad.is_empty(), "{bad:?}");
+        assert_eq!(
+            s,
+            Settings {
+                down: true,
+                notification_fd: Some(3),
+                timeout_kill: Some(Duration::from_millis(250)),
+                timeout_finish: None,
+                down_signal: Signal::HUP,
+            }
+        );
+        std::fs::write(d.join("notification-fd"), "1").unwrap();
+        std::fs::write(d.join("timeout-kill"), "-5").unwrap();
+        std::fs::write(d.join("timeout-finish"), vec![0xffu8, 0xfe]).unwrap();
+        std::fs::write(d.join("down-signal"), "BOGUS").unwrap();
+        let (s, bad) = Settings::read(&d);
+        assert_eq!(
+            s,
+            Settings {
+                down: true,
+                ..Settings::default()
+            }
+        );
+        assert_eq!(
+            bad,
+            vec![
+                "ignoring notification-fd: not a descriptor from 3 to 1023: 1".to_string(),
+                "ignoring timeout-kill: not a number of milliseconds up to 2147483648: -5".into(),
+                "ignoring timeout-finish: not text".into(),
+                "ignoring down-signal: unknown signal: BOGUS".into(),
+            ]
+        );
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}

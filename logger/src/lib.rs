@@ -1,0 +1,2 @@
+//! tend-logger: the engine of tend-log.
+#![deny(missing_docs)]
