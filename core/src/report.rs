@@ -48,6 +48,8 @@ pub fn status_line(st: &Status, info: Option<&Info>, normally_down: bool, now: T
     let running = st.state == RunState::Run;
     let mut s = match st.state {
         RunState::Run => format!("up (pid {}) ", st.pid),
+        // runsv writes the finish state once with pid 0, before it forks ./finish.
+        RunState::Finish if st.pid == 0 => "finish ".into(),
         RunState::Finish => format!("finish (pid {}) ", st.pid),
         RunState::Down => "down ".into(),
     };
@@ -217,6 +219,8 @@ mod tests {
             status_line(&f, None, true, at(3)),
             "finish (pid 124) 3 seconds, paused"
         );
+        let f = Status { pid: 0, ..f };
+        assert_eq!(status_line(&f, None, true, at(3)), "finish 3 seconds");
     }
 
     #[test]
