@@ -3,10 +3,10 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::process::ExitCode;
 
-use rustix::fs::{self, Mode, OFlags};
+use rustix::fs;
 use rustix::io::Errno;
 use tend::{fatal, usage, warn, EXIT_SYS};
-use tend_core::control::{read_info, read_status};
+use tend_core::control::{open_ok, read_info, read_status};
 use tend_core::report::{status_line, unreachable};
 use tend_core::svdir::{join_show, resolve};
 use tend_core::tai::Tai64n;
@@ -45,12 +45,7 @@ fn main() -> ExitCode {
 fn line(arg: &OsString) -> Result<String, (u8, String)> {
     let dir = resolve(arg);
     let name = arg.to_string_lossy();
-    let ok = dir.join("supervise/ok");
-    match fs::open(
-        &ok,
-        OFlags::WRONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
-        Mode::empty(),
-    ) {
+    match open_ok(&dir) {
         Ok(_) => {}
         Err(errno @ (Errno::NXIO | Errno::NOENT)) => {
             let why = unreachable(&dir, errno);

@@ -13,14 +13,13 @@ use std::time::{Duration, Instant};
 
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::fs::inotify::{self, CreateFlags, ReadFlags, WatchFlags};
-use rustix::fs::{self, Mode, OFlags};
 use rustix::io::Errno;
 use tend::{say, usage, warn, EXIT_SYS};
-use tend_core::control::{read_info, read_status};
+use tend_core::control::{open_ok, read_info, read_status};
 use tend_core::error::describe;
 use tend_core::report::is_ready;
 use tend_core::status::{RunState, Status};
-use tend_core::svdir::{resolve, show, Settings};
+use tend_core::svdir::{join_show, resolve, show, Settings};
 
 const SYNOPSIS: &str = "svwait -u|-d|-r [ -t timeout ] servicedir...";
 /// Exit code on timeout.
@@ -233,16 +232,12 @@ impl Target {
     /// and the supervisor reports readiness for this run.
     fn check(&mut self) -> Result<bool, Failure> {
         if self.ok.is_none() {
-            let flags = OFlags::WRONLY | OFlags::NONBLOCK | OFlags::CLOEXEC;
-            match fs::open(self.dir.join("supervise/ok"), flags, Mode::empty()) {
+            match open_ok(&self.dir) {
                 Ok(fd) => self.ok = Some(fd),
                 Err(Errno::NXIO | Errno::NOENT) => {}
                 Err(e) => {
-                    let name = &self.name;
-                    return Err(Failure(format!(
-                        "unable to open {name}/supervise/ok: {}",
-                        describe(e)
-                    )));
+                    let ok = join_show(&self.dir, "supervise/ok");
+                    return Err(Failure(format!("unable to open {ok}: {}", describe(e))));
                 }
             }
         }
