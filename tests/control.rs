@@ -816,3 +816,53 @@ fn svstat_and_svwait_on_a_real_supervisor() {
     assert_eq!(s.status().state, RunState::Down);
     assert_eq!(outcome(&tool(SVOK, &[d])), OK);
 }
+
+// ---- man pages ------------------------------------------------------------------------
+
+/// The exit codes a man page's EXIT STATUS section lists as `.B N` items.
+fn listed_codes(page: &str) -> Vec<u8> {
+    let section = page.split(".SH EXIT STATUS").nth(1).unwrap_or("");
+    let section = section.split("\n.SH ").next().unwrap_or("");
+    section
+        .lines()
+        .filter_map(|l| l.strip_prefix(".B "))
+        .filter_map(|n| n.trim().parse().ok())
+        .collect()
+}
+
+#[test]
+fn man_pages_render_cleanly_and_list_every_exit_code() {
+    let man = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../man");
+    for (prog, codes) in [
+        ("svc", vec![0, 100, 111]),
+        ("svok", vec![0, 100, 111]),
+        ("svstat", vec![0, 1, 100, 111]),
+        ("svwait", vec![0, 1, 100, 111]),
+    ] {
+        let path = man.join(format!("{prog}.8"));
+        let page = fs::read_to_string(&path).unwrap();
+        assert_eq!(listed_codes(&page), codes, "{prog}.8 EXIT STATUS");
+        for sec in [
+            "NAME",
+            "SYNOPSIS",
+            "DESCRIPTION",
+            "OPTIONS",
+            "FILES",
+            "EXIT STATUS",
+            "SEE ALSO",
+        ] {
+            assert!(
+                page.contains(&format!("\n.SH {sec}\n")),
+                "{prog}.8 lacks {sec}"
+            );
+        }
+        if !anchor(
+            "/usr/bin/groff",
+            "man_pages_render_cleanly_and_list_every_exit_code",
+        ) {
+            continue;
+        }
+        let o = common::run(Command::new("groff").args(["-man", "-ww", "-z"]).arg(&path));
+        assert_eq!(outcome(&o), OK, "groff -man -ww -z {prog}.8");
+    }
+}
