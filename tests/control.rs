@@ -10,13 +10,13 @@ use std::os::unix::ffi::OsStrExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{alive, read, texts, wait_until, TempDir, LIMIT};
+use common::{alive, read, texts, wait_until, write_exec, TempDir, LIMIT};
 use ctl::*;
 use tend_core::info::{Exit, Info, RunFile};
 use tend_core::status::{RunState, Status, Want};
 
-/// The supervisor the real-supervisor tests run.
-const SUP: Kind = Kind::Runit;
+/// The supervisor the real-supervisor tests run (tests/interop.rs runs the anchors').
+const SUP: Kind = Kind::Tend;
 
 const SVC_USAGE: &str = "svc: usage: svc [ -udopchaitkxq12 ] servicedir...\n";
 
@@ -691,18 +691,6 @@ fn svc(s: &Supervised, letters: &str) {
     assert_eq!(outcome(&o), OK, "svc -{letters}");
 }
 
-/// The state letter of a process in /proc (R, S, T, Z...).
-fn proc_state(pid: i32) -> char {
-    let s = read(std::path::Path::new(&format!("/proc/{pid}/stat")));
-    s.rsplit(')')
-        .next()
-        .unwrap_or("")
-        .trim_start()
-        .chars()
-        .next()
-        .unwrap_or('?')
-}
-
 /// svstat's line for a real service, seconds blurred, without the name.
 fn real_line(s: &Supervised) -> String {
     let o = tool(SVSTAT, &[s.arg()]);
@@ -750,7 +738,7 @@ fn every_letter_reaches_the_supervisor() {
     s.wait_down();
     assert_eq!(s.status().want, Want::Down);
     assert!(!alive(pid3));
-    assert_eq!(real_line(&s), "down N seconds, normally up");
+    assert_eq!(real_line(&s), "down N seconds, normally up, exited 0");
     svc(&s, "u");
     s.wait_started(4);
     svc(&s, "d");
@@ -815,6 +803,90 @@ fn svstat_and_svwait_on_a_real_supervisor() {
     assert_eq!(finish(w), OK);
     assert_eq!(s.status().state, RunState::Down);
     assert_eq!(outcome(&tool(SVOK, &[d])), OK);
+}
+
+/// A run script with notification-fd 3: it reports ready once `go-ready` exists.
+const READY_RUN: &str = r#"#!/bin/sh
+sup=$PPID
+echo "start $$" >> events
+while [ ! -e go-ready ] && kill -0 "$sup" 2>/dev/null; do sleep 0.05; done
+echo ready >&3
+while kill -0 "$sup" 2>/dev/null; do sleep 0.1; done
+"#;
+
+#[test]
+fn readiness_from_tend_supervise_reaches_svwait_and_svstat() {
+    let s = Supervised::start_with(
+        Kind::Tend,
+        "ready",
+        READY_RUN,
+        &[("notification-fd", "3\n")],
+    );
+    let dir = s.dir.clone();
+    let d = dir.as_os_str();
+    let pid = s.wait_started(1);
+    assert_eq!(real_line(&s), format!("up (pid {pid}) N seconds"));
+    let o = tool(SVWAIT, &[OsStr::new("-r"), OsStr::new("-t0"), d]);
+    let want = format!(
+        "svwait: fatal: timed out waiting for {} to be ready\n",
+        dir.display()
+    );
+    assert_eq!(outcome(&o), (1, String::new(), want));
+    let mut w = svwait_bg(&[OsStr::new("-r"), OsStr::new("-t20s"), d]);
+    wait_asleep(&mut w);
+    fs::write(dir.join("go-ready"), "").unwrap();
+    assert_eq!(finish(w), OK);
+    assert_eq!(
+        real_line(&s),
+        format!("up (pid {pid}) N seconds, ready N seconds")
+    );
+    // A new run is not ready until it says so again.
+    fs::remove_file(dir.join("go-ready")).unwrap();
+    svc(&s, "k");
+    let pid2 = s.wait_started(2);
+    assert_eq!(real_line(&s), format!("up (pid {pid2}) N seconds"));
+    let o = tool(SVWAIT, &[OsStr::new("-r"), OsStr::new("-t0"), d]);
+    assert_eq!(outcome(&o).0, 1);
+}
+
+#[test]
+fn svstat_shows_tend_supervise_backing_off() {
+    let run = "#!/bin/sh\necho \"start $$\" >> events\nexit 3\n";
+    let s = Supervised::start_with(Kind::Tend, "backoff", run, &[]);
+    let want = "down N seconds, normally up, want up, exited 3, backoff N seconds, next start in N seconds";
+    let mut line = String::new();
+    wait_until(LIMIT, "svstat to show the backoff", || {
+        line = seconds_blurred(texts(&tool(SVSTAT, &[s.arg()])).0.trim_end());
+        line.ends_with(want)
+    });
+    assert_eq!(line, format!("{}: {want}", s.arg().display()));
+    svc(&s, "d");
+    wait_until(LIMIT, "svc -d to end the backoff", || {
+        real_line(&s) == "down N seconds, normally up, exited 3"
+    });
+}
+
+#[test]
+fn svstat_shows_a_run_tend_supervise_cannot_execute() {
+    let mut s = Supervised::start_with(Kind::Tend, "noexec", RUN, &[("run", RUN)]);
+    wait_until(LIMIT, "svstat to show the run file", || {
+        real_line(&s) == "down N seconds, normally up, want up, run not executable"
+    });
+    let o = tool(
+        SVWAIT,
+        &[OsStr::new("-u"), OsStr::new("-t100ms"), s.arg().as_os_str()],
+    );
+    assert_eq!(outcome(&o).0, 1);
+    write_exec(&s.dir.join("run"), RUN);
+    svc(&s, "u");
+    let o = tool(
+        SVWAIT,
+        &[OsStr::new("-u"), OsStr::new("-t20s"), s.arg().as_os_str()],
+    );
+    assert_eq!(outcome(&o), OK);
+    let pid = s.wait_started(1);
+    assert_eq!(real_line(&s), format!("up (pid {pid}) N seconds"));
+    s.stop();
 }
 
 // ---- man pages ------------------------------------------------------------------------

@@ -200,6 +200,13 @@ pub fn anchor(program: &str, test: &str) -> bool {
     false
 }
 
+/// The state letter of a process in /proc (R, S, T, Z...).
+pub fn proc_state(pid: i32) -> char {
+    let s = read(&PathBuf::from(format!("/proc/{pid}/stat")));
+    let after = s.rsplit(')').next().unwrap_or("");
+    after.trim_start().chars().next().unwrap_or('?')
+}
+
 /// A run script that logs to `events` in the service dir: `start PID` once its traps are
 /// set, then the name of every signal it catches (TERM also ends it). It exits by itself
 /// within 0.1 s of its supervisor's death, so no test leaves a service behind.
@@ -220,14 +227,28 @@ pub struct Supervised {
 }
 
 impl Supervised {
-    /// Creates `ROOT/NAME` with [`RUN`] (and a `down` file if `down`), starts the
-    /// supervisor on it and waits until it answers svok and has written its status.
+    /// Creates `ROOT/svc` with [`RUN`] (and a `down` file if `down`), starts the
+    /// supervisor on it and waits until it answers svok and, unless `down`, until the
+    /// service is up.
     pub fn start(kind: Kind, test: &str, down: bool) -> Supervised {
+        let files: &[(&str, &str)] = if down { &[("down", "")] } else { &[] };
+        let s = Supervised::start_with(kind, test, RUN, files);
+        if !down {
+            s.wait_started(1);
+        }
+        s
+    }
+
+    /// Creates `ROOT/svc` with `run` and the plain (0644) `files`, given as (name, text),
+    /// starts the supervisor on it and waits until it answers svok and has written its
+    /// status. A file named `run` replaces the executable one.
+    pub fn start_with(kind: Kind, test: &str, run: &str, files: &[(&str, &str)]) -> Supervised {
         let root = TempDir::new(test);
         let dir = root.join("svc");
-        write_exec(&dir.join("run"), RUN);
-        if down {
-            fs::write(dir.join("down"), "").unwrap();
+        write_exec(&dir.join("run"), run);
+        for (name, text) in files {
+            let _ = fs::remove_file(dir.join(name));
+            fs::write(dir.join(name), text).unwrap();
         }
         let err = fs::File::create(root.join("supervisor.stderr")).unwrap();
         let daemon = Daemon::spawn(
@@ -247,9 +268,6 @@ impl Supervised {
             tend_core::control::is_supervised(&s.dir).unwrap_or(false)
                 && s.dir.join("supervise/status").exists()
         });
-        if !down {
-            s.wait_started(1);
-        }
         s
     }
 
