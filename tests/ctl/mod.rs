@@ -324,11 +324,6 @@ impl Supervised {
         });
     }
 
-    /// Writes bytes straight to the control fifo (not through svc).
-    pub fn send_raw(&self, bytes: &[u8]) {
-        tend_core::control::send(&self.dir, bytes).unwrap();
-    }
-
     /// Waits (bounded) for the supervisor to exit; returns its exit code.
     pub fn wait_exit(&mut self) -> Option<i32> {
         let d = self.daemon.as_mut().unwrap();
