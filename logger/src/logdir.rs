@@ -3,11 +3,12 @@
 //! `current` and the archives are only ever reached through the logdir's descriptor, with
 //! `O_NOFOLLOW`: a symbolic link planted as `current` is refused, never followed.
 use std::ffi::CStr;
+use std::num::NonZeroU64;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags};
+use rustix::fs::{Advice, AtFlags, FileType, FlockOperation, Mode, OFlags};
 use rustix::io::Errno;
 use tend_core::tai::Tai64n;
 use tend_core::{Ctx, Error};
@@ -16,6 +17,8 @@ use tend_core::{Ctx, Error};
 pub const MODE_WRITING: u32 = 0o644;
 /// Mode of a cleanly finished `current` and of archives: the u+x bit marks "finalized".
 pub const MODE_FINISHED: u32 = 0o744;
+/// Writeback of `current` is started after this many bytes written.
+pub const WRITEBACK_EVERY: u64 = 1 << 20;
 /// Mode of a logdir that tend-log creates.
 pub const MODE_DIR: u32 = 0o755;
 
@@ -50,6 +53,8 @@ pub struct Logdir {
     current: Option<OwnedFd>,
     /// Bytes of `current` on disk.
     size: u64,
+    /// Offset up to which writeback of `current` was started.
+    advised: u64,
     /// The newest archive label seen or made: new names always sort after it.
     newest: Option<Tai64n>,
 }
@@ -80,6 +85,7 @@ impl Logdir {
             lock,
             current: None,
             size: 0,
+            advised: 0,
             newest: None,
         };
         d.newest = d.archives()?.last().map(|a| a.label);
@@ -187,6 +193,7 @@ impl Logdir {
         rustix::fs::fchmod(&fd, Mode::from_raw_mode(MODE_WRITING))
             .ctx(|| format!("chmod {}", self.current_path()))?;
         self.size = u64::try_from(st.st_size).unwrap_or(0);
+        self.advised = self.size;
         self.current = Some(fd);
         Ok(())
     }
@@ -207,6 +214,13 @@ impl Logdir {
         let fd = self.current.as_ref().ok_or(Errno::BADF)?;
         let n = rustix::io::write(fd, buf)?;
         self.size = self.size.saturating_add(n as u64);
+        if self.size - self.advised.min(self.size) >= WRITEBACK_EVERY {
+            // Start writeback now (and let the pages go from the cache once written), so
+            // the fsync at rotation finds little left to do; a failure only costs speed.
+            let (from, len) = (self.advised, self.size - self.advised);
+            let _ = rustix::fs::fadvise(fd, from, NonZeroU64::new(len), Advice::DontNeed);
+            self.advised = self.size;
+        }
         Ok(n)
     }
 
@@ -216,6 +230,7 @@ impl Logdir {
         fd.and_then(|fd| rustix::fs::ftruncate(fd, len))
             .ctx(|| format!("truncate {}", self.current_path()))?;
         self.size = len;
+        self.advised = self.advised.min(len);
         Ok(())
     }
 
@@ -248,6 +263,7 @@ impl Logdir {
         self.newest = Some(label);
         self.current = None;
         self.size = 0;
+        self.advised = 0;
         Ok(name)
     }
 
