@@ -594,6 +594,9 @@ fn a_symlink_planted_while_running_is_refused_on_reopen() {
     );
 }
 
+const USAGE: &str = "tend-log: usage: tend-log [ -t iso|local|tai64n|none ] [ -s size ] \
+[ -n count ] [ -S total ] [ -l linemax ] [ -f block|free|drop ] [ -u user ] logdir\n";
+
 #[test]
 fn usage_errors_exit_100() {
     let t = TempDir::new("log-usage");
@@ -611,9 +614,7 @@ fn usage_errors_exit_100() {
         let o = common::run(&mut cmd);
         assert_eq!(o.status.code(), Some(100), "{args:?}");
         let (_, err) = texts(&o);
-        assert!(err.ends_with(&format!(
-            "tend-log: usage: tend-log [ -t iso|local|tai64n|none ] [ -s size ] [ -n count ] [ -S total ] [ -l linemax ] [ -f block|free|drop ] [ -u user ] logdir\n"
-        )), "{args:?}: {err}");
+        assert!(err.ends_with(USAGE), "{args:?}: {err}");
     }
 }
 

@@ -209,9 +209,9 @@ impl<C: Clock> Logger<C> {
         self.reopen_asked = true;
     }
 
-    /// Whether input may be read now: not while a failure pauses it.
+    /// Whether input may be read now: not while a failure pauses it, nor with a full buffer.
     pub fn wants_input(&self) -> bool {
-        self.stall.is_none()
+        self.stall.is_none() && self.in_end - self.in_start < self.inbuf.len()
     }
 
     /// When the logger next wants [`Logger::process`] called even without input.
@@ -262,6 +262,9 @@ impl<C: Clock> Logger<C> {
         self.compact();
         let room = self.inbuf.len() - self.in_end;
         let want = room.min(limit);
+        if want == 0 {
+            return Err(Errno::AGAIN); // full: process() must take lines first
+        }
         let Some(buf) = self.inbuf.get_mut(self.in_end..self.in_end + want) else {
             return Ok(0);
         };

@@ -41,6 +41,7 @@ pub fn run<C: Clock>(
 ) -> Result<Outcome, Failure> {
     let mut eof = false;
     let mut input_err = None;
+    let mut read_some = false;
     loop {
         if sigs.take_hup() {
             log.ask_reopen();
@@ -52,9 +53,10 @@ pub fn run<C: Clock>(
             let done = finish_line_in_hand(log, input, sigs, eof).and_then(|()| end(log, notes));
             return done.map(|()| Outcome::Term);
         }
-        if log.deadline().is_none_or(|t| t <= Instant::now()) {
+        if read_some || log.deadline().is_none_or(|t| t <= Instant::now()) {
             log.process(eof);
         }
+        read_some = false;
         log.take_notes().into_iter().for_each(&mut *notes);
         if eof && log.drained() {
             end(log, notes)?;
@@ -67,7 +69,8 @@ pub fn run<C: Clock>(
         match wait(sigs, input, read, log.deadline()) {
             Ok(true) => match log.read_input(input, usize::MAX) {
                 Ok(0) => eof = true,
-                Ok(_) | Err(Errno::INTR | Errno::AGAIN) => {}
+                Ok(_) => read_some = true,
+                Err(Errno::INTR | Errno::AGAIN) => {}
                 Err(errno) => {
                     eof = true;
                     input_err = Some(Error::Sys {
