@@ -633,3 +633,41 @@ fn a_missing_parent_is_a_clear_error() {
         )
     );
 }
+
+#[test]
+fn dropping_privileges_gives_the_logdir_to_the_user() {
+    use std::os::unix::fs::MetadataExt;
+    let t = TempDir::new("log-user");
+    let dir = t.join("log");
+    let input = assorted_lines(50);
+    let o = feed(
+        &dir,
+        &["-t", "none", "-s", "500", "-u", "65534:65534"],
+        &input,
+    );
+    if !rustix::process::geteuid().is_root() {
+        assert_eq!(o.status.code(), Some(111));
+        let (_, err) = texts(&o);
+        assert_eq!(
+            err,
+            "tend-log: fatal: unable to switch to uid 65534 (only root can): Operation not permitted\n"
+        );
+        return;
+    }
+    ok(&o, &t);
+    assert_eq!(everything(&dir), input);
+    let names = archives(&dir);
+    assert!(names.len() > 2, "{}", t.listing());
+    // Archives made after the switch, and current, belong to the user.
+    for n in names.iter().chain(["current".to_string()].iter()) {
+        let m = fs::metadata(dir.join(n)).unwrap();
+        assert_eq!((m.uid(), m.gid()), (65534, 65534), "{n}");
+    }
+    let o = feed(&dir, &["-u", "no-such-user-here"], b"x\n");
+    assert_eq!(o.status.code(), Some(100));
+    let (_, err) = texts(&o);
+    assert_eq!(
+        err,
+        "tend-log: fatal: unable to find user no-such-user-here in /etc/passwd\n"
+    );
+}

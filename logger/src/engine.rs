@@ -719,6 +719,56 @@ impl<C: Clock> Logger<C> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stamp::Format;
+    use std::cell::Cell;
+    use std::io::Write;
+    use std::os::fd::AsFd;
+    use std::os::unix::net::UnixStream;
+    use std::rc::Rc;
+    use std::time::UNIX_EPOCH;
+
+    #[test]
+    fn archives_keep_their_order_when_the_clock_steps_back() {
+        let dir = std::env::temp_dir().join(format!("tend-logger-clock-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut cfg = Config::new(dir.clone());
+        cfg.format = Format::None;
+        cfg.count = 2;
+        let t0 = UNIX_EPOCH + Duration::from_secs(1_900_000_000);
+        let clock = Rc::new(Cell::new(t0));
+        let c = Rc::clone(&clock);
+        let mut log = Logger::new(cfg, move || c.get()).unwrap();
+        let (mut wr, rd) = UnixStream::pair().unwrap();
+        let mut names = Vec::new();
+        for (i, back) in [0u64, 86_400, 2 * 86_400].iter().enumerate() {
+            clock.set(t0 - Duration::from_secs(*back));
+            wr.write_all(format!("line {i}\n").as_bytes()).unwrap();
+            assert!(log.read_input(rd.as_fd(), usize::MAX).unwrap() > 0);
+            log.process(false);
+            log.ask_rotate();
+            log.process(false);
+            assert!(log.drained(), "{:?}", log.take_notes());
+            let mut now: Vec<String> = std::fs::read_dir(&dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .filter(|n| n.starts_with('@'))
+                .collect();
+            now.sort();
+            names.push(now.last().unwrap().clone());
+        }
+        // Each new archive sorts after the one before, though the clock went back.
+        assert!(names[0] < names[1] && names[1] < names[2], "{names:?}");
+        assert_eq!(
+            names[0],
+            format!("{}.s", tend_core::tai::Tai64n::from_system(t0).to_hex())
+        );
+        // Retention (count 2) deleted the oldest data, not the newest.
+        assert!(!dir.join(&names[0]).exists());
+        assert_eq!(std::fs::read(dir.join(&names[1])).unwrap(), b"line 1\n");
+        assert_eq!(std::fs::read(dir.join(&names[2])).unwrap(), b"line 2\n");
+        drop(log);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn rotation_and_reopen_step_tables() {
