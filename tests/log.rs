@@ -290,13 +290,14 @@ struct Live {
     rd: OwnedFd,
 }
 
+/// Starts tend-log on `dir`, its stdin a pipe, its stderr the file `dir` + ".stderr".
 fn live(dir: &Path, args: &[&str]) -> Live {
     let (rd, wr) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
     let mut cmd = tend_log();
     cmd.args(args)
         .arg(dir)
         .stdin(Stdio::from(rd.try_clone().unwrap()))
-        .stderr(Stdio::piped());
+        .stderr(fs::File::create(dir.with_extension("stderr")).unwrap());
     let d = Daemon::spawn(&mut cmd);
     Live {
         d,
@@ -311,13 +312,8 @@ fn current_has(dir: &Path, text: &str) -> bool {
         .unwrap_or(false)
 }
 
-fn stderr_of(d: &mut Daemon) -> String {
-    use std::io::Read;
-    let mut s = String::new();
-    if let Some(mut e) = d.child.stderr.take() {
-        let _ = e.read_to_string(&mut s);
-    }
-    s
+fn stderr_of(dir: &Path) -> String {
+    common::read(&dir.with_extension("stderr"))
 }
 
 #[test]
@@ -371,7 +367,7 @@ fn sighup_reopens_current() {
     drop(l.wr);
     assert!(l.d.wait_exit(LIMIT).success());
     assert_eq!(fs::read(dir.join("current")).unwrap(), b"after\nagain\n");
-    assert_eq!(stderr_of(&mut l.d), "");
+    assert_eq!(stderr_of(&dir), "");
 }
 
 fn proc_state(pid: i32) -> char {
@@ -406,7 +402,7 @@ fn sigterm_leaves_unread_input_in_the_pipe_for_the_next_instance() {
     l.d.signal(15);
     l.d.signal(18); // SIGCONT
     let st = l.d.wait_exit(LIMIT);
-    assert!(st.success(), "{st:?}: {}", stderr_of(&mut l.d));
+    assert!(st.success(), "{st:?}: {}", stderr_of(&dir));
     // It finished the line in hand, and took nothing more.
     want.extend(b"abcdef\n");
     assert_eq!(fs::read(dir.join("current")).unwrap(), want);
@@ -580,18 +576,31 @@ fn a_symlink_planted_while_running_is_refused_on_reopen() {
     fs::rename(dir.join("current"), dir.join("moved")).unwrap();
     symlink(&target, dir.join("current")).unwrap();
     l.d.signal(1);
-    l.wr.write_all(b"two\n").unwrap();
     // It pauses (and says so) rather than follow the link; TERM still ends it.
-    std::thread::sleep(Duration::from_millis(300));
+    let refusal = format!(
+        "unable to open {}/current: it is a symbolic link, and tend-log never follows one",
+        dir.display()
+    );
+    wait_until(LIMIT, "the refusal", || stderr_of(&dir).contains(&refusal));
+    assert_eq!(
+        stderr_of(&dir),
+        format!("tend-log: warning: {refusal}; pausing input, retrying every second\n")
+    );
+    // Paused means input is left alone.
+    l.wr.write_all(b"two\n").unwrap();
     l.d.signal(15);
     let st = l.d.wait_exit(LIMIT);
-    let err = stderr_of(&mut l.d);
-    assert_eq!(fs::read(&target).unwrap(), b"precious\n");
-    assert!(
-        err.contains("it is a symbolic link"),
-        "{st:?} {err}\n{}",
-        t.listing()
+    assert_eq!(st.code(), Some(111));
+    let err = stderr_of(&dir);
+    assert_eq!(
+        err.lines().last().unwrap(),
+        format!("tend-log: fatal: {refusal}")
     );
+    let mut left = [0u8; 16];
+    let n = rustix::io::read(&l.rd, &mut left).unwrap();
+    assert_eq!(&left[..n], b"two\n", "input was taken while paused");
+    assert_eq!(fs::read(&target).unwrap(), b"precious\n");
+    assert_eq!(fs::read(dir.join("moved")).unwrap(), b"one\n");
 }
 
 const USAGE: &str = "tend-log: usage: tend-log [ -t iso|local|tai64n|none ] [ -s size ] \

@@ -684,7 +684,7 @@ impl<C: Clock> Logger<C> {
         self.process(true);
         if self.cfg.policy == Policy::Drop && self.dropped.lines > 0 {
             return Err(Lost {
-                bytes: self.dropped.bytes,
+                bytes: 0, // the message counts them
                 err: Error::Invalid(format!(
                     "dropped {} lines ({} bytes) while {} was {}, and could not log that",
                     self.dropped.lines,

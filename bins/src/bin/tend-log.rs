@@ -41,7 +41,7 @@ fn main() -> ExitCode {
     }
     match run(&mut log, rustix::stdio::stdin(), &sigs, &mut print_note) {
         Ok(_) => ExitCode::SUCCESS,
-        Err(Failure::Lost(lost)) if lost.bytes > 0 && lost.err.errno().is_some() => {
+        Err(Failure::Lost(lost)) if lost.bytes > 0 => {
             say(
                 PROG,
                 "fatal",
