@@ -280,11 +280,13 @@ impl<C: Clock> Logger<C> {
 
     /// Moves the line in hand to the front of the input buffer.
     fn compact(&mut self) {
-        if self.in_start == 0 {
-            return;
+        if self.in_start < self.in_end {
+            // The line in hand keeps the time of its first byte.
+            self.carry_time = self.time_at(self.in_start);
         }
-        self.carry_time = self.time_at(self.in_start);
-        self.inbuf.copy_within(self.in_start..self.in_end, 0);
+        if self.in_start > 0 {
+            self.inbuf.copy_within(self.in_start..self.in_end, 0);
+        }
         self.in_end -= self.in_start;
         self.scanned = self.scanned.saturating_sub(self.in_start);
         self.in_start = 0;
@@ -726,6 +728,33 @@ mod tests {
     use std::os::unix::net::UnixStream;
     use std::rc::Rc;
     use std::time::UNIX_EPOCH;
+
+    #[test]
+    fn a_line_is_stamped_when_its_first_byte_was_read() {
+        let dir = std::env::temp_dir().join(format!("tend-logger-stamp-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let t1 = UNIX_EPOCH + Duration::from_secs(1_795_632_171);
+        let clock = Rc::new(Cell::new(t1 - Duration::from_secs(100)));
+        let c = Rc::clone(&clock);
+        let mut log = Logger::new(Config::new(dir.clone()), move || c.get()).unwrap();
+        let (mut wr, rd) = UnixStream::pair().unwrap();
+        for (when, text) in [(0, "ab"), (1, "c"), (2, "d\nxyz\n"), (3, "last")] {
+            clock.set(t1 + Duration::from_secs(when));
+            wr.write_all(text.as_bytes()).unwrap();
+            assert!(log.read_input(rd.as_fd(), usize::MAX).unwrap() > 0);
+            log.process(false);
+        }
+        clock.set(t1 + Duration::from_secs(9));
+        log.finish().unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dir.join("current")).unwrap(),
+            "2026-11-25T18:42:51.000000Z abcd\n\
+             2026-11-25T18:42:53.000000Z xyz\n\
+             2026-11-25T18:42:54.000000Z last\n"
+        );
+        drop(log);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn archives_keep_their_order_when_the_clock_steps_back() {
