@@ -680,3 +680,35 @@ fn dropping_privileges_gives_the_logdir_to_the_user() {
         "tend-log: fatal: unable to find user no-such-user-here in /etc/passwd\n"
     );
 }
+
+#[test]
+fn sighup_recreates_a_logdir_that_was_removed_even_mid_rotation() {
+    let t = TempDir::new("log-hup-gone");
+    let dir = t.join("log");
+    let mut l = live(&dir, &["-t", "none"]);
+    l.wr.write_all(b"one\n").unwrap();
+    wait_until(LIMIT, "line one", || current_has(&dir, "one\n"));
+    fs::remove_dir_all(&dir).unwrap();
+    l.d.signal(14); // the rotation cannot rename into a removed directory
+    let stuck = format!(
+        "tend-log: warning: unable to rename {}/current to @",
+        dir.display()
+    );
+    wait_until(LIMIT, "the rename warning", || {
+        stderr_of(&dir).starts_with(&stuck)
+    });
+    l.d.signal(1);
+    wait_until(LIMIT, "a new logdir", || dir.join("current").exists());
+    l.wr.write_all(b"two\n").unwrap();
+    wait_until(LIMIT, "line two", || current_has(&dir, "two\n"));
+    drop(l.wr);
+    assert!(l.d.wait_exit(LIMIT).success());
+    assert_eq!(fs::read(dir.join("current")).unwrap(), b"two\n");
+    let err = stderr_of(&dir);
+    assert!(
+        err.lines()
+            .nth(1)
+            .is_some_and(|l| l.starts_with("tend-log: info: writing ")),
+        "{err}"
+    );
+}

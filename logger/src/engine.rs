@@ -84,6 +84,15 @@ pub fn next_step(job: Job, step: Step) -> Option<Step> {
     }
 }
 
+/// Where a reopen (SIGHUP) takes over from a pending job at `step`: data still to write
+/// and `current` still to finish are done first; the rest of a rotation is dropped.
+pub fn reopen_from(step: Step) -> Step {
+    match step {
+        Step::Flush | Step::Sync | Step::Finalize => step,
+        Step::Rename | Step::Open | Step::SyncDir | Step::Trim | Step::Reopen => Step::Reopen,
+    }
+}
+
 /// A persisting failure under the `block` (or exhausted `free`) policy: input is paused.
 #[derive(Debug)]
 struct Stall {
@@ -336,12 +345,13 @@ impl<C: Clock> Logger<C> {
             self.write_marker()?;
         }
         loop {
-            self.finish_work()?;
             if self.reopen_asked {
+                // A reopen also rescues a rotation stuck on a logdir that went away.
                 self.reopen_asked = false;
-                self.work = Some((Job::Reopen, Step::Flush));
-                continue;
+                let step = self.work.map_or(Step::Flush, |(_, step)| reopen_from(step));
+                self.work = Some((Job::Reopen, step));
             }
+            self.finish_work()?;
             if self.rotate_asked {
                 self.rotate_asked = false;
                 if self.logical_size() > 0 {
@@ -816,5 +826,18 @@ mod tests {
         assert_eq!(walk(Job::Reopen, Flush), [Flush, Sync, Finalize, Reopen]);
         // A rotation interrupted at Open resumes there.
         assert_eq!(walk(Job::Rotate, Open), [Open, SyncDir, Trim]);
+        // A reopen takes over a stuck rotation.
+        for (from, to) in [
+            (Flush, Flush),
+            (Sync, Sync),
+            (Finalize, Finalize),
+            (Rename, Reopen),
+            (Open, Reopen),
+            (SyncDir, Reopen),
+            (Trim, Reopen),
+            (Reopen, Reopen),
+        ] {
+            assert_eq!(reopen_from(from), to);
+        }
     }
 }

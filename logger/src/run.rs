@@ -41,22 +41,24 @@ pub fn run<C: Clock>(
 ) -> Result<Outcome, Failure> {
     let mut eof = false;
     let mut input_err = None;
-    let mut read_some = false;
+    let mut act_now = false; // input arrived or a signal asked for something
     loop {
         if sigs.take_hup() {
             log.ask_reopen();
+            act_now = true; // even in a pause: a reopen may be what ends it
         }
         if sigs.take_alrm() {
             log.ask_rotate();
+            act_now = true;
         }
         if sigs.term() {
             let done = finish_line_in_hand(log, input, sigs, eof).and_then(|()| end(log, notes));
             return done.map(|()| Outcome::Term);
         }
-        if read_some || log.deadline().is_none_or(|t| t <= Instant::now()) {
+        if act_now || log.deadline().is_none_or(|t| t <= Instant::now()) {
             log.process(eof);
         }
-        read_some = false;
+        act_now = false;
         log.take_notes().into_iter().for_each(&mut *notes);
         if eof && log.drained() {
             end(log, notes)?;
@@ -69,7 +71,7 @@ pub fn run<C: Clock>(
         match wait(sigs, input, read, log.deadline()) {
             Ok(true) => match log.read_input(input, usize::MAX) {
                 Ok(0) => eof = true,
-                Ok(_) => read_some = true,
+                Ok(_) => act_now = true,
                 Err(Errno::INTR | Errno::AGAIN) => {}
                 Err(errno) => {
                     eof = true;
