@@ -229,6 +229,29 @@ fn rotation_splits_at_line_boundaries_without_passing_size() {
 }
 
 #[test]
+fn rotation_with_iso_stamps_counts_the_stamps() {
+    let t = TempDir::new("log-rotate-iso");
+    let dir = t.join("log");
+    let input = assorted_lines(300);
+    let o = feed(&dir, &["-s", "2k", "-n", "0"], &input);
+    ok(&o, &t);
+    let mut names = archives(&dir);
+    assert!(names.len() > 10, "{}", t.listing());
+    names.push("current".into());
+    let mut back: Vec<u8> = Vec::new();
+    for n in &names {
+        let f = fs::read(dir.join(n)).unwrap();
+        assert!(f.len() <= 2048, "{n} has {} bytes", f.len());
+        assert_eq!(f.last(), Some(&b'\n'), "{n} ends mid-line");
+        for line in f.split_inclusive(|&b| b == b'\n') {
+            assert_eq!(&line[26..28], b"Z ", "{n}");
+            back.extend(&line[28..]);
+        }
+    }
+    assert_eq!(back, input);
+}
+
+#[test]
 fn a_line_bigger_than_size_gets_a_file_of_its_own() {
     let t = TempDir::new("log-bigline");
     let dir = t.join("log");
