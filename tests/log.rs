@@ -62,7 +62,7 @@ fn archives(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n.starts_with('@'))
+        .filter(|n| n.starts_with('@') && !n.ends_with(".t"))
         .collect();
     v.sort();
     v
@@ -627,7 +627,7 @@ fn a_symlink_planted_while_running_is_refused_on_reopen() {
 }
 
 const USAGE: &str = "tend-log: usage: tend-log [ -t iso|local|tai64n|none ] [ -s size ] \
-[ -n count ] [ -S total ] [ -l linemax ] [ -f block|free|drop ] [ -u user ] logdir\n";
+[ -n count ] [ -S total ] [ -l linemax ] [ -f block|free|drop ] [ -p processor ] [ -u user ] logdir\n";
 
 #[test]
 fn usage_errors_exit_100() {
@@ -734,4 +734,100 @@ fn sighup_recreates_a_logdir_that_was_removed_even_mid_rotation() {
             .is_some_and(|l| l.starts_with("tend-log: info: writing ")),
         "{err}"
     );
+}
+
+#[test]
+fn a_processor_turns_each_archive_into_its_output() {
+    let t = TempDir::new("log-processor");
+    let dir = t.join("log");
+    let input = assorted_lines(200);
+    let o = feed(
+        &dir,
+        &["-t", "none", "-s", "1000", "-n", "0", "-p", "tr a-z A-Z"],
+        &input,
+    );
+    ok(&o, &t);
+    let names = archives(&dir);
+    assert!(names.len() > 10, "{}", t.listing());
+    let mut archived = Vec::new();
+    for n in &names {
+        assert!(n.ends_with(".s"), "{n} left: {}", t.listing());
+        assert_eq!(mode(&dir.join(n)), 0o744);
+        archived.extend(fs::read(dir.join(n)).unwrap());
+    }
+    let current = fs::read(dir.join("current")).unwrap();
+    assert_eq!(archived, input[..archived.len()].to_ascii_uppercase());
+    assert_eq!(&input[archived.len()..], &current[..]);
+    let leftovers = fs::read_dir(&dir)
+        .unwrap()
+        .filter(|e| {
+            let n = e.as_ref().unwrap().file_name();
+            n.to_string_lossy().ends_with(".t")
+        })
+        .count();
+    assert_eq!(leftovers, 0);
+}
+
+#[test]
+fn a_failing_processor_keeps_the_archive_and_says_so() {
+    let t = TempDir::new("log-processor-fail");
+    let dir = t.join("log");
+    let mut l = live(&dir, &["-t", "none", "-p", "exit 3"]);
+    l.wr.write_all(b"one\n").unwrap();
+    wait_until(LIMIT, "line one", || current_has(&dir, "one\n"));
+    l.d.signal(14);
+    wait_until(LIMIT, "the failure", || {
+        stderr_of(&dir).contains("processor failed on")
+    });
+    let names = archives(&dir);
+    assert_eq!(names.len(), 1, "{}", t.listing());
+    assert!(names[0].ends_with(".u"));
+    assert_eq!(fs::read(dir.join(&names[0])).unwrap(), b"one\n");
+    // Logging goes on meanwhile.
+    l.wr.write_all(b"two\n").unwrap();
+    wait_until(LIMIT, "line two", || current_has(&dir, "two\n"));
+    l.d.signal(15);
+    assert!(l.d.wait_exit(LIMIT).success());
+    let err = stderr_of(&dir);
+    let stem = names[0].trim_end_matches(".u");
+    assert_eq!(
+        err,
+        format!(
+            "tend-log: warning: processor failed on {d}/{stem}.u (exit status: 3); running it again in 5 seconds\n\
+             tend-log: warning: processor stopped before it finished: {d}/{stem}.u stays unprocessed\n",
+            d = dir.display()
+        )
+    );
+    assert_eq!(archives(&dir), names);
+}
+
+#[test]
+fn a_rotation_waits_for_the_processor_and_retention_spares_its_input() {
+    let t = TempDir::new("log-processor-wait");
+    let dir = t.join("log");
+    let processor = "while [ ! -e go ]; do sleep 0.01; done; tr a-z A-Z";
+    let mut l = live(&dir, &["-t", "none", "-n", "1", "-p", processor]);
+    l.wr.write_all(b"one\n").unwrap();
+    wait_until(LIMIT, "line one", || current_has(&dir, "one\n"));
+    l.d.signal(14);
+    wait_until(LIMIT, "the first archive", || archives(&dir).len() == 1);
+    l.wr.write_all(b"two\n").unwrap();
+    wait_until(LIMIT, "line two", || current_has(&dir, "two\n"));
+    // A second rotation while the processor runs waits for it, and so does the input.
+    l.d.signal(14);
+    l.wr.write_all(b"three\n").unwrap();
+    let busy = archives(&dir);
+    assert_eq!(busy.len(), 1);
+    assert!(busy[0].ends_with(".u"), "{busy:?}");
+    fs::write(dir.join("go"), b"").unwrap();
+    wait_until(LIMIT, "line three", || current_has(&dir, "three\n"));
+    drop(l.wr);
+    assert!(l.d.wait_exit(LIMIT).success(), "{}", stderr_of(&dir));
+    // Retention (-n 1) kept the newest archive, processed; "three" was read after it.
+    let names = archives(&dir);
+    assert_eq!(names.len(), 1, "{}", t.listing());
+    assert!(names[0].ends_with(".s") && names[0] > busy[0], "{names:?}");
+    assert_eq!(fs::read(dir.join(&names[0])).unwrap(), b"TWO\n");
+    assert_eq!(fs::read(dir.join("current")).unwrap(), b"three\n");
+    assert_eq!(stderr_of(&dir), "");
 }

@@ -54,6 +54,9 @@ pub struct Config {
     pub linemax: usize,
     /// What to do when writing fails.
     pub policy: Policy,
+    /// A shell command each finished archive is piped through (stdin the archive, stdout
+    /// what is kept), as multilog's `!processor`.
+    pub processor: Option<String>,
 }
 
 impl Config {
@@ -67,6 +70,7 @@ impl Config {
             total: 0,
             linemax: DEFAULT_LINEMAX,
             policy: Policy::Block,
+            processor: None,
         }
     }
 }

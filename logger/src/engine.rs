@@ -6,7 +6,8 @@
 //! the output buffer (128 KiB, or LINEMAX plus a stamp if larger). Lines are copied from
 //! one to the other behind a cached stamp; the output buffer is written with one write(2)
 //! when full or when the input has run dry.
-use std::os::fd::BorrowedFd;
+use std::os::fd::{BorrowedFd, OwnedFd};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use rustix::io::Errno;
@@ -51,6 +52,8 @@ pub enum Step {
     Open,
     /// fsync the logdir.
     SyncDir,
+    /// Start the processor on the new archive (with `-p`).
+    Process,
     /// Delete archives beyond the retention limits.
     Trim,
     /// Close and reopen `current` (and the logdir, if it was replaced).
@@ -74,13 +77,16 @@ pub fn next_step(job: Job, step: Step) -> Option<Step> {
         (Job::Rotate, Step::Finalize) => Some(Step::Rename),
         (Job::Rotate, Step::Rename) => Some(Step::Open),
         (Job::Rotate, Step::Open) => Some(Step::SyncDir),
-        (Job::Rotate, Step::SyncDir) => Some(Step::Trim),
+        (Job::Rotate, Step::SyncDir) => Some(Step::Process),
+        (Job::Rotate, Step::Process) => Some(Step::Trim),
         (Job::Rotate, Step::Trim) => None,
         (Job::Reopen, Step::Finalize) => Some(Step::Reopen),
         (Job::Reopen, Step::Reopen) => None,
         // Steps that belong to the other job: finish.
         (Job::Rotate, Step::Reopen) => None,
-        (Job::Reopen, Step::Rename | Step::Open | Step::SyncDir | Step::Trim) => None,
+        (Job::Reopen, Step::Rename | Step::Open | Step::SyncDir | Step::Process | Step::Trim) => {
+            None
+        }
     }
 }
 
@@ -89,7 +95,9 @@ pub fn next_step(job: Job, step: Step) -> Option<Step> {
 pub fn reopen_from(step: Step) -> Step {
     match step {
         Step::Flush | Step::Sync | Step::Finalize => step,
-        Step::Rename | Step::Open | Step::SyncDir | Step::Trim | Step::Reopen => Step::Reopen,
+        Step::Rename | Step::Open | Step::SyncDir | Step::Process | Step::Trim | Step::Reopen => {
+            Step::Reopen
+        }
     }
 }
 
@@ -111,6 +119,19 @@ struct Dropped {
     /// Drop without trying to write until then.
     until: Option<Instant>,
     warned_at: Option<Instant>,
+}
+
+/// Time between two runs of a processor that failed.
+pub const PROCESSOR_RETRY: Duration = Duration::from_secs(5);
+
+/// A processor working on the archive `<stem>.u`, writing `<stem>.t`.
+#[derive(Debug)]
+struct Processing {
+    stem: String,
+    /// The running processor and the descriptor of its output.
+    child: Option<(Child, OwnedFd)>,
+    /// When to start it (again) if it is not running.
+    start_at: Instant,
 }
 
 /// Why the logger stopped with data unwritten.
@@ -147,6 +168,11 @@ pub struct Logger<C: Clock> {
     out_start: usize,
     out_end: usize,
     work: Option<(Job, Step)>,
+    /// The stem (`@<label>`) of the archive the last rotation made.
+    archived: Option<String>,
+    processing: Option<Processing>,
+    /// A rotation waits for the processor: input is paused.
+    waiting: bool,
     rotate_asked: bool,
     reopen_asked: bool,
     stall: Option<Stall>,
@@ -169,6 +195,11 @@ impl<C: Clock> Logger<C> {
                 cfg.dir.display()
             )));
         }
+        if cfg.processor.is_some() {
+            if let Err(e) = dir.remove_temporaries() {
+                notes.push(Note::Warning(e.to_string()));
+            }
+        }
         let in_size = IN_BUF.max(cfg.linemax.saturating_mul(2));
         let out_size = OUT_BUF.max(cfg.linemax.saturating_add(64));
         Ok(Logger {
@@ -189,6 +220,9 @@ impl<C: Clock> Logger<C> {
             out_start: 0,
             out_end: 0,
             work: None,
+            archived: None,
+            processing: None,
+            waiting: false,
             rotate_asked: false,
             reopen_asked: false,
             stall: None,
@@ -220,16 +254,30 @@ impl<C: Clock> Logger<C> {
 
     /// Whether input may be read now: not while a failure pauses it, nor with a full buffer.
     pub fn wants_input(&self) -> bool {
-        self.stall.is_none() && self.in_end - self.in_start < self.inbuf.len()
+        self.stall.is_none() && !self.waiting && self.in_end - self.in_start < self.inbuf.len()
+    }
+
+    /// Whether a processor is running or due to run again.
+    pub fn processing(&self) -> bool {
+        self.processing.is_some()
     }
 
     /// When the logger next wants [`Logger::process`] called even without input.
     pub fn deadline(&self) -> Option<Instant> {
-        match (&self.stall, self.dropped.until) {
+        let restart = self
+            .processing
+            .as_ref()
+            .filter(|p| p.child.is_none())
+            .map(|p| p.start_at);
+        let own = match (&self.stall, self.dropped.until) {
             (Some(s), _) => Some(s.retry_at),
             (None, Some(until)) => Some(until),
             (None, None) if self.rotate_asked || self.reopen_asked => Some(Instant::now()),
             (None, None) => None,
+        };
+        match (own, restart) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 
@@ -340,6 +388,8 @@ impl<C: Clock> Logger<C> {
 
     /// The loop of [`Logger::process`]; stops at the first failure.
     fn write_pending(&mut self, at_end: bool) -> Result<(), Error> {
+        self.waiting = false;
+        self.check_processor();
         if self.dropped.until.is_some() {
             self.finish_work()?;
             self.write_marker()?;
@@ -352,6 +402,10 @@ impl<C: Clock> Logger<C> {
                 self.work = Some((Job::Reopen, step));
             }
             self.finish_work()?;
+            if self.rotate_asked && self.logical_size() > 0 && self.processing.is_some() {
+                self.waiting = true; // rotate once the processor is done
+                break;
+            }
             if self.rotate_asked {
                 self.rotate_asked = false;
                 if self.logical_size() > 0 {
@@ -365,6 +419,10 @@ impl<C: Clock> Logger<C> {
             let need = (self.stamper.format().len() + (end - start) + 1) as u64;
             let size = self.logical_size();
             if self.cfg.size > 0 && size > 0 && size + need > self.cfg.size {
+                if self.processing.is_some() {
+                    self.waiting = true; // the next rotation waits for the processor
+                    break;
+                }
                 self.work = Some((Job::Rotate, Step::Flush));
                 continue;
             }
@@ -459,7 +517,7 @@ impl<C: Clock> Logger<C> {
         let full = errno == Errno::NOSPC || errno == Errno::DQUOT;
         match self.cfg.policy {
             Policy::Block => Err(err),
-            Policy::Free if full => match self.dir.remove_oldest() {
+            Policy::Free if full => match self.dir.remove_oldest(self.busy_archive().as_deref()) {
                 Ok(Some(name)) => {
                     self.notes.push(Note::Warning(format!(
                         "deleted {}/{name} to make room: {}",
@@ -584,7 +642,30 @@ impl<C: Clock> Logger<C> {
             Step::Sync if self.dir.has_current() => self.dir.sync_current(),
             Step::Finalize if self.dir.has_current() => self.dir.mark_current(true),
             Step::Sync | Step::Finalize => Ok(()),
-            Step::Rename => self.dir.archive_current(self.clock.now(), 's').map(|_| ()),
+            Step::Rename => {
+                let suffix = if self.cfg.processor.is_some() {
+                    'u'
+                } else {
+                    's'
+                };
+                let name = self.dir.archive_current(self.clock.now(), suffix)?;
+                self.archived = name
+                    .strip_suffix(".s")
+                    .or(name.strip_suffix(".u"))
+                    .map(String::from);
+                Ok(())
+            }
+            Step::Process => {
+                if let (Some(_), Some(stem)) = (&self.cfg.processor, self.archived.take()) {
+                    self.processing = Some(Processing {
+                        stem,
+                        child: None,
+                        start_at: Instant::now(),
+                    });
+                    self.check_processor();
+                }
+                Ok(())
+            }
             Step::Open => self.dir.open_current(),
             Step::SyncDir => {
                 if let Err(e) = self.dir.sync_dir() {
@@ -593,13 +674,95 @@ impl<C: Clock> Logger<C> {
                 Ok(())
             }
             Step::Trim => {
-                if let Err(e) = self.dir.trim(self.cfg.count, self.cfg.total) {
-                    self.notes.push(Note::Warning(e.to_string()));
-                }
+                self.trim();
                 Ok(())
             }
             Step::Reopen => self.reopen(),
         }
+    }
+
+    /// Deletes archives beyond the limits, sparing the one being processed.
+    fn trim(&mut self) {
+        let busy = self.busy_archive();
+        if let Err(e) = self
+            .dir
+            .trim(self.cfg.count, self.cfg.total, busy.as_deref())
+        {
+            self.notes.push(Note::Warning(e.to_string()));
+        }
+    }
+
+    /// The archive a processor works on, if any.
+    fn busy_archive(&self) -> Option<String> {
+        self.processing.as_ref().map(|p| format!("{}.u", p.stem))
+    }
+
+    /// Reaps a processor that ended (installing its output, or scheduling a retry) and
+    /// starts one that is due.
+    fn check_processor(&mut self) {
+        let Some(p) = self.processing.as_mut() else {
+            return;
+        };
+        if let Some((child, out)) = p.child.as_mut() {
+            let status = match child.try_wait() {
+                Ok(None) => return,
+                Ok(Some(status)) => status,
+                Err(e) => {
+                    let why = format!("unable to wait for the processor: {e}");
+                    self.notes.push(Note::Warning(why));
+                    return;
+                }
+            };
+            let installed = status
+                .success()
+                .then(|| self.dir.install_output(out, &p.stem));
+            match installed {
+                Some(Ok(())) => {
+                    self.processing = None;
+                    self.trim();
+                    return;
+                }
+                Some(Err(e)) => self.notes.push(Note::Warning(format!(
+                    "{e}; running the processor again in 5 seconds"
+                ))),
+                None => self.notes.push(Note::Warning(format!(
+                    "processor failed on {}/{}.u ({status}); running it again in 5 seconds",
+                    self.cfg.dir.display(),
+                    p.stem
+                ))),
+            }
+            let _ = self.dir.remove(&format!("{}.t", p.stem)); // made again by the retry
+            p.child = None;
+            p.start_at = Instant::now() + PROCESSOR_RETRY;
+            return;
+        }
+        if Instant::now() >= p.start_at {
+            match start_processor(&self.dir, &self.cfg, &p.stem) {
+                Ok(child) => p.child = Some(child),
+                Err(e) => {
+                    p.start_at = Instant::now() + PROCESSOR_RETRY;
+                    self.notes
+                        .push(Note::Warning(format!("{e}; trying again in 5 seconds")));
+                }
+            }
+        }
+    }
+
+    /// Stops a running processor (at exit): its input stays as an `.u` archive.
+    fn abandon_processor(&mut self) {
+        let Some(mut p) = self.processing.take() else {
+            return;
+        };
+        if let Some((mut child, _)) = p.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = self.dir.remove(&format!("{}.t", p.stem));
+        self.notes.push(Note::Warning(format!(
+            "processor stopped before it finished: {}/{}.u stays unprocessed",
+            self.cfg.dir.display(),
+            p.stem
+        )));
     }
 
     /// Closes and reopens `current`; if the logdir's path now names another directory,
@@ -694,6 +857,7 @@ impl<C: Clock> Logger<C> {
     pub fn finish(&mut self) -> Result<(), Lost> {
         self.retry_now();
         self.process(true);
+        self.abandon_processor();
         if self.cfg.policy == Policy::Drop && self.dropped.lines > 0 {
             return Err(Lost {
                 bytes: 0, // the message counts them
@@ -726,6 +890,24 @@ impl<C: Clock> Logger<C> {
             .and_then(|()| self.dir.mark_current(true));
         done.map_err(|err| Lost { bytes: 0, err })
     }
+}
+
+/// Starts `/bin/sh -c PROCESSOR` in the logdir with stdin `<stem>.u` and stdout
+/// `<stem>.t`; returns the child and the output's descriptor.
+fn start_processor(dir: &Logdir, cfg: &Config, stem: &str) -> Result<(Child, OwnedFd), Error> {
+    use tend_core::Ctx;
+    let input = dir.open_archive(&format!("{stem}.u"))?;
+    let out = dir.create_output(&format!("{stem}.t"))?;
+    let out_for_child = out.try_clone().ctx(|| "duplicate a descriptor".into())?;
+    let child = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(cfg.processor.as_deref().unwrap_or("cat"))
+        .current_dir(&cfg.dir)
+        .stdin(Stdio::from(input))
+        .stdout(Stdio::from(out_for_child))
+        .spawn()
+        .ctx(|| "start the processor /bin/sh".into())?;
+    Ok((child, out))
 }
 
 #[cfg(test)]
@@ -821,11 +1003,11 @@ mod tests {
         };
         assert_eq!(
             walk(Job::Rotate, Flush),
-            [Flush, Sync, Finalize, Rename, Open, SyncDir, Trim]
+            [Flush, Sync, Finalize, Rename, Open, SyncDir, Process, Trim]
         );
         assert_eq!(walk(Job::Reopen, Flush), [Flush, Sync, Finalize, Reopen]);
         // A rotation interrupted at Open resumes there.
-        assert_eq!(walk(Job::Rotate, Open), [Open, SyncDir, Trim]);
+        assert_eq!(walk(Job::Rotate, Open), [Open, SyncDir, Process, Trim]);
         // A reopen takes over a stuck rotation.
         for (from, to) in [
             (Flush, Flush),
@@ -834,6 +1016,7 @@ mod tests {
             (Rename, Reopen),
             (Open, Reopen),
             (SyncDir, Reopen),
+            (Process, Reopen),
             (Trim, Reopen),
             (Reopen, Reopen),
         ] {

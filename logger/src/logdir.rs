@@ -310,8 +310,10 @@ impl Logdir {
 
     /// Deletes the oldest archives beyond `count` archives or `total` bytes (0: no limit);
     /// returns the names deleted. Stops at the first failure.
-    pub fn trim(&self, count: usize, total: u64) -> Result<Vec<String>, Error> {
-        let archives = self.archives()?;
+    /// The archive named `busy` (being processed) is neither counted nor deleted.
+    pub fn trim(&self, count: usize, total: u64, busy: Option<&str>) -> Result<Vec<String>, Error> {
+        let mut archives = self.archives()?;
+        archives.retain(|a| Some(a.name.as_str()) != busy);
         let n = victims(&archives, count, total);
         let mut gone = Vec::new();
         for a in archives.iter().take(n) {
@@ -321,13 +323,64 @@ impl Logdir {
         Ok(gone)
     }
 
-    /// Deletes the oldest archive to make room; returns its name, or None if there is none.
-    pub fn remove_oldest(&self) -> Result<Option<String>, Error> {
+    /// Deletes the oldest archive (but not `busy`) to make room; returns its name, or None
+    /// if there is none.
+    pub fn remove_oldest(&self, busy: Option<&str>) -> Result<Option<String>, Error> {
         let archives = self.archives()?;
-        match archives.first() {
+        match archives.iter().find(|a| Some(a.name.as_str()) != busy) {
             Some(a) => self.remove(&a.name).map(|()| Some(a.name.clone())),
             None => Ok(None),
         }
+    }
+
+    /// Deletes `@<label>.t` files: a processor's output left unfinished by a crash.
+    pub fn remove_temporaries(&self) -> Result<(), Error> {
+        let op = || format!("read directory {}", self.path.display());
+        let dir = rustix::fs::Dir::read_from(&self.dir).ctx(op)?;
+        let mut names = Vec::new();
+        for entry in dir {
+            let entry = entry.ctx(op)?;
+            if let Some(stem) = entry
+                .file_name()
+                .to_str()
+                .ok()
+                .and_then(|n| n.strip_suffix(".t"))
+            {
+                if Tai64n::parse_hex(stem).is_some() {
+                    names.push(format!("{stem}.t"));
+                }
+            }
+        }
+        names.iter().try_for_each(|n| self.remove(n))
+    }
+
+    /// Opens the archive `name` for reading, never through a symbolic link.
+    pub fn open_archive(&self, name: &str) -> Result<OwnedFd, Error> {
+        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        rustix::fs::openat(&self.dir, name, flags, Mode::empty())
+            .ctx(|| format!("open {}/{name}", self.path.display()))
+    }
+
+    /// Creates (or empties) `name` for a processor's output, never through a symbolic link.
+    pub fn create_output(&self, name: &str) -> Result<OwnedFd, Error> {
+        let flags =
+            OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        rustix::fs::openat(&self.dir, name, flags, Mode::from_raw_mode(MODE_WRITING))
+            .ctx(|| format!("create {}/{name}", self.path.display()))
+    }
+
+    /// Makes a processor's output `<stem>.t` (open as `out`) the archive `<stem>.s`:
+    /// fsync, mode 0744, rename, then deletes the input `<stem>.u` and fsyncs the logdir.
+    pub fn install_output(&self, out: &OwnedFd, stem: &str) -> Result<(), Error> {
+        let show = self.path.display();
+        rustix::fs::fsync(out).ctx(|| format!("fsync {show}/{stem}.t"))?;
+        rustix::fs::fchmod(out, Mode::from_raw_mode(MODE_FINISHED))
+            .ctx(|| format!("chmod {show}/{stem}.t"))?;
+        let (from, to) = (format!("{stem}.t"), format!("{stem}.s"));
+        rustix::fs::renameat(&self.dir, from.as_str(), &self.dir, to.as_str())
+            .ctx(|| format!("rename {show}/{from} to {to}"))?;
+        self.remove(&format!("{stem}.u"))?;
+        self.sync_dir()
     }
 
     /// Whether `path` names this very logdir (same device and inode).

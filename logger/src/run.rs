@@ -51,6 +51,9 @@ pub fn run<C: Clock>(
             log.ask_rotate();
             act_now = true;
         }
+        if sigs.take_chld() {
+            act_now = true; // a processor ended
+        }
         if sigs.term() {
             let done = finish_line_in_hand(log, input, sigs, eof).and_then(|()| end(log, notes));
             return done.map(|()| Outcome::Term);
@@ -60,7 +63,7 @@ pub fn run<C: Clock>(
         }
         act_now = false;
         log.take_notes().into_iter().for_each(&mut *notes);
-        if eof && log.drained() {
+        if eof && log.drained() && !log.processing() {
             end(log, notes)?;
             return match input_err {
                 Some(e) => Err(Failure::Input(e)),

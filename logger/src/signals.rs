@@ -1,4 +1,4 @@
-//! The signals tend-log acts on (TERM, HUP, ALRM): flags set by the handlers, and a
+//! The signals tend-log acts on (TERM, HUP, ALRM, and CHLD from a processor): flags set by the handlers, and a
 //! self-pipe that wakes the poll loop.
 use std::io::Read;
 use std::os::fd::{AsFd, BorrowedFd};
@@ -6,15 +6,16 @@ use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use signal_hook::consts::{SIGALRM, SIGHUP, SIGTERM};
+use signal_hook::consts::{SIGALRM, SIGCHLD, SIGHUP, SIGTERM};
 use tend_core::{Ctx, Error};
 
-/// Installed handlers for SIGTERM, SIGHUP and SIGALRM.
+/// Installed handlers for SIGTERM, SIGHUP, SIGALRM and SIGCHLD.
 #[derive(Debug)]
 pub struct Signals {
     term: Arc<AtomicBool>,
     hup: Arc<AtomicBool>,
     alrm: Arc<AtomicBool>,
+    chld: Arc<AtomicBool>,
     wake: UnixStream,
 }
 
@@ -30,9 +31,16 @@ impl Signals {
             term: Arc::new(AtomicBool::new(false)),
             hup: Arc::new(AtomicBool::new(false)),
             alrm: Arc::new(AtomicBool::new(false)),
+            chld: Arc::new(AtomicBool::new(false)),
             wake: rd,
         };
-        for (sig, flag) in [(SIGTERM, &s.term), (SIGHUP, &s.hup), (SIGALRM, &s.alrm)] {
+        let all = [
+            (SIGTERM, &s.term),
+            (SIGHUP, &s.hup),
+            (SIGALRM, &s.alrm),
+            (SIGCHLD, &s.chld),
+        ];
+        for (sig, flag) in all {
             signal_hook::flag::register(sig, Arc::clone(flag))
                 .ctx(|| format!("trap signal {sig}"))?;
             let w = wr.try_clone().ctx(|| "duplicate self-pipe".into())?;
@@ -60,6 +68,11 @@ impl Signals {
     /// Whether SIGHUP arrived since the last call.
     pub fn take_hup(&self) -> bool {
         self.hup.swap(false, Ordering::SeqCst)
+    }
+
+    /// Whether SIGCHLD (a processor ended) arrived since the last call.
+    pub fn take_chld(&self) -> bool {
+        self.chld.swap(false, Ordering::SeqCst)
     }
 
     /// Whether SIGALRM arrived since the last call.

@@ -12,7 +12,7 @@ use tend_logger::{privs, Config, Format, Logger, Policy, SystemClock};
 
 const PROG: &str = "tend-log";
 const SYNOPSIS: &str = "tend-log [ -t iso|local|tai64n|none ] [ -s size ] [ -n count ] \
-                        [ -S total ] [ -l linemax ] [ -f block|free|drop ] [ -u user ] logdir";
+                        [ -S total ] [ -l linemax ] [ -f block|free|drop ] [ -p processor ] [ -u user ] logdir";
 
 fn main() -> ExitCode {
     let (cfg, user) = match parse_args() {
@@ -102,6 +102,7 @@ fn parse_args() -> Result<Option<(Config, Option<String>)>, lexopt::Error> {
                     .ok_or_else(|| format!("unknown policy {v}: want block, free or drop"))?;
             }
             Short('u') => user = Some(p.value()?.string()?),
+            Short('p') => cfg.processor = Some(p.value()?.string()?),
             Short('h') | Long("help") => return Ok(None),
             Value(v) if dir.is_none() => dir = Some(PathBuf::from(v)),
             _ => return Err(arg.unexpected()),
