@@ -831,3 +831,29 @@ fn a_rotation_waits_for_the_processor_and_retention_spares_its_input() {
     assert_eq!(fs::read(dir.join("current")).unwrap(), b"three\n");
     assert_eq!(stderr_of(&dir), "");
 }
+
+#[test]
+fn sigterm_while_a_rotation_waits_for_the_processor_writes_everything() {
+    let t = TempDir::new("log-processor-term");
+    let dir = t.join("log");
+    let processor = "while [ ! -e go ]; do sleep 0.01; done; cat";
+    let mut l = live(&dir, &["-t", "none", "-p", processor]);
+    l.wr.write_all(b"one\n").unwrap();
+    wait_until(LIMIT, "line one", || current_has(&dir, "one\n"));
+    l.d.signal(14);
+    wait_until(LIMIT, "the first archive", || archives(&dir).len() == 1);
+    l.wr.write_all(b"two\n").unwrap();
+    wait_until(LIMIT, "line two", || current_has(&dir, "two\n"));
+    l.d.signal(14); // waits for the processor, which waits for "go"
+    l.d.signal(15);
+    let st = l.d.wait_exit(LIMIT);
+    assert!(st.success(), "{st:?} {}", stderr_of(&dir));
+    // Nothing lost: "one" unprocessed in a .u archive, "two" in current or a .u too.
+    let mut all = Vec::new();
+    for n in archives(&dir) {
+        assert!(n.ends_with(".u"), "{n}");
+        all.extend(fs::read(dir.join(n)).unwrap());
+    }
+    all.extend(fs::read(dir.join("current")).unwrap());
+    assert_eq!(all, b"one\ntwo\n");
+}

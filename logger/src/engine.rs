@@ -856,6 +856,9 @@ impl<C: Clock> Logger<C> {
     /// Errors: what could not be written, with the failure.
     pub fn finish(&mut self) -> Result<(), Lost> {
         self.retry_now();
+        // A rotation may be waiting for the processor: stop it first, and again after
+        // the last rotation (which may have started another).
+        self.abandon_processor();
         self.process(true);
         self.abandon_processor();
         if self.cfg.policy == Policy::Drop && self.dropped.lines > 0 {
