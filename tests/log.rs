@@ -857,3 +857,26 @@ fn sigterm_while_a_rotation_waits_for_the_processor_writes_everything() {
     all.extend(fs::read(dir.join("current")).unwrap());
     assert_eq!(all, b"one\ntwo\n");
 }
+
+#[test]
+fn a_read_that_fills_the_buffer_exactly_is_written_without_more_input() {
+    let t = TempDir::new("log-exact");
+    let dir = t.join("log");
+    let (rd, wr) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
+    let mut wr = fs::File::from(wr);
+    // 64 KiB exactly (the input buffer), already in the pipe when tend-log starts.
+    let mut input = Vec::new();
+    for i in 0..1024 {
+        input.extend(format!("{i:063}\n").as_bytes());
+    }
+    assert_eq!(input.len(), 65536);
+    wr.write_all(&input).unwrap();
+    let mut cmd = tend_log();
+    cmd.args(["-t", "none"]).arg(&dir).stdin(Stdio::from(rd));
+    let mut d = Daemon::spawn(&mut cmd);
+    wait_until(LIMIT, "all of it written", || {
+        fs::read(dir.join("current")).is_ok_and(|c| c == input)
+    });
+    drop(wr);
+    assert!(d.wait_exit(LIMIT).success());
+}

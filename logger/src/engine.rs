@@ -273,12 +273,22 @@ impl<C: Clock> Logger<C> {
             (Some(s), _) => Some(s.retry_at),
             (None, Some(until)) => Some(until),
             (None, None) if self.rotate_asked || self.reopen_asked => Some(Instant::now()),
+            // Output held back for a fuller write: look again at once, and write it if no
+            // more input is there.
+            (None, None) if self.more_waiting && self.out_end > self.out_start => {
+                Some(Instant::now())
+            }
             (None, None) => None,
         };
         match (own, restart) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
+    }
+
+    /// Tells the logger that no input is waiting right now: what it holds goes out.
+    pub fn input_idle(&mut self) {
+        self.more_waiting = false;
     }
 
     /// Whether a failure is pausing input.

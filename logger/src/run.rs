@@ -84,7 +84,7 @@ pub fn run<C: Clock>(
                     });
                 }
             },
-            Ok(false) => {}
+            Ok(false) => log.input_idle(),
             Err(e) => return Err(Failure::Input(e)),
         }
     }
