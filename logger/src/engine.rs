@@ -507,7 +507,7 @@ impl<C: Clock> Logger<C> {
     fn flush(&mut self) -> Result<(), Error> {
         while self.out_start < self.out_end {
             match self.dir.write(&self.out[self.out_start..self.out_end]) {
-                Ok(0) => return self.write_failed(Errno::NOSPC),
+                Ok(0) => self.write_failed(Errno::NOSPC)?,
                 Ok(n) => self.out_start += n,
                 Err(Errno::INTR) => {}
                 Err(errno) => self.write_failed(errno)?,
