@@ -185,7 +185,8 @@ fn sigterm_is_honoured_while_the_disk_is_full() {
     l.d.signal(15);
     let st = l.d.wait_exit(LIMIT);
     let took = sent.elapsed();
-    assert!(took < Duration::from_secs(2), "took {took:?}");
+    // It acts at once; the margin is for a loaded test machine.
+    assert!(took < Duration::from_millis(2500), "took {took:?}");
     assert_eq!(st.code(), Some(111));
     let err = read(&l.stderr);
     let last = err.lines().last().unwrap();
