@@ -272,7 +272,6 @@ impl<C: Clock> Logger<C> {
         let own = match (&self.stall, self.dropped.until) {
             (Some(s), _) => Some(s.retry_at),
             (None, Some(until)) => Some(until),
-            (None, None) if self.rotate_asked || self.reopen_asked => Some(Instant::now()),
             // Output held back for a fuller write: look again at once, and write it if no
             // more input is there.
             (None, None) if self.more_waiting && self.out_end > self.out_start => {
