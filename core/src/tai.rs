@@ -28,10 +28,13 @@ impl Tai64n {
         Tai64n::from_system(SystemTime::now())
     }
 
-    /// The wall-clock time this label stands for (saturating at the epoch).
+    /// The wall-clock time this label stands for (saturating at the epoch, and at the
+    /// largest time the system can represent).
     pub fn to_system(self) -> SystemTime {
         let secs = self.secs.saturating_sub(EPOCH_LABEL);
-        UNIX_EPOCH + Duration::new(secs, self.nanos.min(999_999_999))
+        let max = Duration::from_secs(i64::MAX.unsigned_abs());
+        let d = Duration::new(secs, self.nanos.min(999_999_999)).min(max);
+        UNIX_EPOCH.checked_add(d).unwrap_or(UNIX_EPOCH)
     }
 
     /// The 12 big-endian bytes of the packed label.
@@ -105,6 +108,16 @@ mod tests {
         assert_eq!(Tai64n::parse_hex(&l.to_hex()), Some(l));
         assert_eq!(Tai64n::unpack(&l.pack()), l);
         assert_eq!(l.to_system(), t);
+    }
+
+    #[test]
+    fn labels_far_away_saturate() {
+        let far = Tai64n {
+            secs: u64::MAX,
+            nanos: u32::MAX,
+        };
+        assert!(far.to_system() > UNIX_EPOCH);
+        assert_eq!(Tai64n::default().to_system(), UNIX_EPOCH);
     }
 
     #[test]
