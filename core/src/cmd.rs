@@ -128,6 +128,7 @@ pub fn parse_signal(text: &str) -> Option<Signal> {
         "PIPE" => Signal::PIPE,
         "ALRM" => Signal::ALARM,
         "TERM" => Signal::TERM,
+        "STKFLT" => Signal::STKFLT,
         "CHLD" => Signal::CHILD,
         "CONT" => Signal::CONT,
         "STOP" => Signal::STOP,
@@ -168,6 +169,11 @@ mod tests {
         assert_eq!(parse_signal("sigusr1\n"), Some(Signal::USR1));
         assert_eq!(parse_signal("9"), Some(Signal::KILL));
         assert_eq!(parse_signal("HUP"), Some(Signal::HUP));
+        // Every name svstat shows reads back (STKFLT was missing).
+        for n in 1..=31 {
+            let name = crate::report::signal_name(n);
+            assert_eq!(parse_signal(&name), Signal::from_named_raw(n), "{name}");
+        }
         assert_eq!(parse_signal("0"), None);
         assert_eq!(parse_signal("999"), None);
         assert_eq!(parse_signal("NOPE"), None);
