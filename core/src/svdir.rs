@@ -82,7 +82,7 @@ impl Settings {
                 Ok(n) if (3..=MAX_NOTIFICATION_FD).contains(&n) => s.notification_fd = Some(n),
                 _ => bad.push(format!(
                     "ignoring notification-fd: not a descriptor from 3 to {MAX_NOTIFICATION_FD}: {}",
-                    text.trim()
+                    one_line(text.trim())
                 )),
             }
         }
@@ -105,7 +105,7 @@ impl Settings {
                 Some(sig) => s.down_signal = sig,
                 None => bad.push(format!(
                     "ignoring down-signal: unknown signal: {}",
-                    text.trim()
+                    one_line(text.trim())
                 )),
             }
         }
@@ -131,7 +131,7 @@ pub fn read_control_group(dir: &Path) -> Result<Option<u32>, String> {
     let groups = std::fs::read_to_string("/etc/group").unwrap_or_default();
     lookup_group(&groups, name)
         .map(Some)
-        .ok_or_else(|| format!("ignoring control-group: no such group: {name}"))
+        .ok_or_else(|| format!("ignoring control-group: no such group: {}", one_line(name)))
 }
 
 /// Finds a group's gid in the text of /etc/group.
@@ -146,7 +146,7 @@ fn lookup_group(etc_group: &str, name: &str) -> Option<u32> {
 fn ms_complaint(file: &str, text: &str) -> String {
     format!(
         "ignoring {file}: not a number of milliseconds up to {MAX_TIMEOUT_MS}: {}",
-        text.trim()
+        one_line(text.trim())
     )
 }
 
@@ -179,6 +179,21 @@ fn read_small(dir: &Path, name: &str, bad: &mut Vec<String>) -> Option<String> {
             None
         }
     }
+}
+
+/// Text for a one-line message: control characters (newline, carriage return, escape...)
+/// are shown escaped, as `\n`, `\r`, `\u{1b}`, so that a file's contents or a name
+/// cannot split a message or forge another one.
+pub fn one_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Shows a path for a message, lossily for non-UTF-8 bytes.
@@ -287,6 +302,12 @@ mod tests {
                 "ignoring timeout-finish: not text".into(),
                 "ignoring down-signal: unknown signal: BOGUS".into(),
             ]
+        );
+        std::fs::write(d.join("timeout-kill"), "5\n6\r\x1b[2J").unwrap();
+        let (_, bad) = Settings::read(&d);
+        assert_eq!(
+            bad.get(1).map(String::as_str),
+            Some("ignoring timeout-kill: not a number of milliseconds up to 2147483648: 5\\n6\\r\\u{1b}[2J")
         );
         std::fs::remove_dir_all(&d).unwrap();
     }
