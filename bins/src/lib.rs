@@ -4,6 +4,7 @@ use std::fmt::Display;
 use std::io::Write;
 use std::process::ExitCode;
 
+use tend_core::svdir::one_line;
 use tend_core::Error;
 
 /// Exit code of a usage error or permanent failure.
@@ -12,7 +13,10 @@ pub const EXIT_USAGE: u8 = 100;
 pub const EXIT_SYS: u8 = 111;
 
 /// Prints `PROG: SEVERITY: MSG` as one line on stderr; a failed write is ignored.
+/// Control characters in `prog` or `msg` (a newline in a service dir's name or an
+/// option) are shown escaped, so that the message stays one line.
 pub fn say(prog: &str, severity: &str, msg: impl Display) {
+    let (prog, msg) = (one_line(prog), one_line(&msg.to_string()));
     let line = format!("{prog}: {severity}: {msg}\n");
     let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
