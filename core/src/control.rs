@@ -79,9 +79,15 @@ pub fn read_status(dir: &Path) -> Result<Status, Error> {
             }
         }
     }
+    // A file that filled the buffer may be any size from there on.
+    let size = if len == buf.len() {
+        format!("at least {len} bytes")
+    } else {
+        format!("{len} bytes")
+    };
     buf.get(..len)
         .and_then(Status::decode)
-        .ok_or_else(|| Error::Invalid(format!("unable to read {shown}: bad format ({len} bytes)")))
+        .ok_or_else(|| Error::Invalid(format!("unable to read {shown}: bad format ({size})")))
 }
 
 /// Reads `DIR/supervise/info` if a tend supervisor wrote one; `None` otherwise.
