@@ -6,6 +6,7 @@ pub mod cmd;
 pub mod control;
 pub mod error;
 pub mod info;
+pub mod scan;
 pub mod status;
 pub mod supervise;
 pub mod svdir;
