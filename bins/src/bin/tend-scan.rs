@@ -138,7 +138,8 @@ fn run(args: &Args) -> Result<(), Error> {
                     SIGTERM | SIGINT => {
                         let n = world.scanner.len();
                         if n > 0 {
-                            say(PROG, "info", format_args!("stopping {n} services"));
+                            let s = if n == 1 { "" } else { "s" };
+                            say(PROG, "info", format_args!("stopping {n} service{s}"));
                         }
                         let acts = world.scanner.shutdown(Instant::now());
                         world.perform(acts);
@@ -297,7 +298,16 @@ impl World {
         let mut todo = std::collections::VecDeque::from(acts);
         while let Some(act) = todo.pop_front() {
             match act {
-                Action::Watch(key, side) => self.watch(key, side),
+                Action::Watch(key, side) => {
+                    if self.watch(key, side) {
+                        // What changed before the watch existed has no event: look again.
+                        let name = self.scanner.name(key).map(Path::new).and_then(observe);
+                        if let Some(e) = name.filter(|e| !e.hidden) {
+                            let more = self.scanner.observe(&e, Instant::now());
+                            todo.extend(more);
+                        }
+                    }
+                }
                 Action::Unwatch(key, side) => {
                     if let Some(wd) = self.watched.remove(&(key, side)) {
                         self.watches.remove(&wd);
@@ -347,9 +357,10 @@ impl World {
         })
     }
 
-    fn watch(&mut self, key: Key, side: Side) {
+    /// Adds an inotify watch; whether it was added.
+    fn watch(&mut self, key: Key, side: Side) -> bool {
         let Some(path) = self.path(key, side) else {
-            return;
+            return false;
         };
         let mask = WatchFlags::CREATE
             | WatchFlags::MOVED_TO
@@ -360,17 +371,21 @@ impl World {
             Ok(wd) => {
                 self.watches.insert(wd, (key, side));
                 self.watched.insert((key, side), wd);
+                true
             }
             // Gone already: the scan dir's own events tell the rest.
-            Err(Errno::NOENT | Errno::NOTDIR) => {}
-            Err(errno) => warn(
-                PROG,
-                format_args!(
+            Err(Errno::NOENT | Errno::NOTDIR) => false,
+            Err(errno) => {
+                warn(
+                    PROG,
+                    format_args!(
                     "unable to watch {} with inotify (changes there are seen only on SIGHUP): {}",
-                    path.to_string_lossy(),
-                    tend_core::error::describe(errno)
-                ),
-            ),
+                        path.to_string_lossy(),
+                        tend_core::error::describe(errno)
+                    ),
+                );
+                false
+            }
         }
     }
 
