@@ -70,6 +70,15 @@ impl Entry {
     }
 }
 
+/// What a watch on a service dir (or its `log/`) must report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mask {
+    /// Entries created, renamed in, written, chmodded: `run` may become executable.
+    Full,
+    /// Entries created or renamed in: only a late `log/` matters.
+    NewEntries,
+}
+
 /// Which of a service's two supervisors: `tend-supervise NAME` or `tend-supervise NAME/log`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Side {
@@ -103,8 +112,9 @@ pub enum Level {
 /// [`Scanner::name`] for its current name.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
-    /// Watch the service dir (`Main`) or its `log/` (`Log`) with inotify.
-    Watch(Key, Side),
+    /// Watch the service dir (`Main`) or its `log/` (`Log`) with inotify, or change what
+    /// an existing watch reports.
+    Watch(Key, Side, Mask),
     /// Remove that watch.
     Unwatch(Key, Side),
     /// Start `tend-supervise NAME` (or `NAME/log`); `piped`: with the service's pipe
@@ -394,6 +404,8 @@ pub struct Service {
     pub logged: bool,
     /// The scanner still holds the pipe's write end.
     write_open: bool,
+    /// The inotify watch on the service dir, if any.
+    main_watch: Option<Mask>,
     /// An inotify watch on `log/` is wanted (it exists but is not complete).
     watching_log: bool,
     /// Its dir was seen again (renamed back) while it was stopping: rescan once it stopped.
@@ -715,6 +727,15 @@ impl Scanner {
             return out;
         }
         self.shutting_down = true;
+        let n = self
+            .services
+            .values()
+            .filter(|s| !matches!(s.phase, Phase::Pending))
+            .count();
+        if n > 0 {
+            let s = if n == 1 { "" } else { "s" };
+            out.push(Action::Say(Level::Info, format!("stopping {n} service{s}")));
+        }
         let keys: Vec<Key> = self.services.keys().copied().collect();
         for key in keys {
             self.retire(key, Why::Shutdown, None, now, &mut out);
@@ -769,19 +790,17 @@ impl Scanner {
     fn see(&mut self, e: &Entry, now: Instant, out: &mut Vec<Action>) {
         let svc = match self.services.get_mut(&e.key) {
             Some(s) => s,
-            None => {
-                out.push(Action::Watch(e.key, Side::Main));
-                self.services.entry(e.key).or_insert(Service {
-                    name: e.name.clone(),
-                    phase: Phase::Pending,
-                    logged: false,
-                    write_open: false,
-                    watching_log: false,
-                    back: false,
-                    main: Slot::new(now),
-                    log: Slot::new(now),
-                })
-            }
+            None => self.services.entry(e.key).or_insert(Service {
+                name: e.name.clone(),
+                phase: Phase::Pending,
+                logged: false,
+                write_open: false,
+                main_watch: None,
+                watching_log: false,
+                back: false,
+                main: Slot::new(now),
+                log: Slot::new(now),
+            }),
         };
         if svc.name != e.name {
             if matches!(svc.phase, Phase::Active) {
@@ -816,14 +835,25 @@ impl Scanner {
             Phase::Stopping { .. } => svc.back = true,
             Phase::Pending | Phase::Active => {}
         }
-        let want_log_watch = match svc.phase {
-            Phase::Pending | Phase::Active => !svc.logged && e.log == LogDir::Incomplete,
-            Phase::Stopping { .. } => false,
+        // Watch what can still change what the scanner does: an incomplete dir all over,
+        // a running unlogged one for a late log/, a logged one not at all.
+        let (want_main, want_log) = match svc.phase {
+            Phase::Pending => (Some(Mask::Full), e.log == LogDir::Incomplete),
+            Phase::Active if svc.logged => (None, false),
+            Phase::Active => (Some(Mask::NewEntries), e.log == LogDir::Incomplete),
+            Phase::Stopping { .. } => (svc.main_watch, false),
         };
-        if want_log_watch != svc.watching_log {
-            svc.watching_log = want_log_watch;
-            out.push(if want_log_watch {
-                Action::Watch(e.key, Side::Log)
+        if want_main != svc.main_watch {
+            svc.main_watch = want_main;
+            out.push(match want_main {
+                Some(mask) => Action::Watch(e.key, Side::Main, mask),
+                None => Action::Unwatch(e.key, Side::Main),
+            });
+        }
+        if want_log != svc.watching_log {
+            svc.watching_log = want_log;
+            out.push(if want_log {
+                Action::Watch(e.key, Side::Log, Mask::Full)
             } else {
                 Action::Unwatch(e.key, Side::Log)
             });
@@ -901,7 +931,9 @@ impl Scanner {
         if svc.watching_log {
             out.push(Action::Unwatch(key, Side::Log));
         }
-        out.push(Action::Unwatch(key, Side::Main));
+        if svc.main_watch.is_some() {
+            out.push(Action::Unwatch(key, Side::Main));
+        }
         if svc.back && !self.shutting_down {
             out.push(Action::Rescan);
         }
@@ -1046,11 +1078,7 @@ mod tests {
         let acts = s.scan(&[entry("web", true, LogDir::Ready)], t0);
         assert_eq!(
             acts,
-            vec![
-                Action::Watch(K, Side::Main),
-                spawn(K, Side::Log, true),
-                spawn(K, Side::Main, true)
-            ]
+            vec![spawn(K, Side::Log, true), spawn(K, Side::Main, true)]
         );
         assert!(s.spawned(K, Side::Log, Ok(20), t0).is_empty());
         assert!(s.spawned(K, Side::Main, Ok(10), t0).is_empty());
@@ -1064,7 +1092,10 @@ mod tests {
         let acts = s.observe(&entry("web", true, LogDir::Absent), t0);
         assert_eq!(
             acts,
-            vec![Action::Watch(K, Side::Main), spawn(K, Side::Main, false)]
+            vec![
+                Action::Watch(K, Side::Main, Mask::NewEntries),
+                spawn(K, Side::Main, false)
+            ]
         );
         assert!(s.spawned(K, Side::Main, Ok(10), t0).is_empty());
         assert_eq!(s.deadline(), None);
@@ -1080,16 +1111,17 @@ mod tests {
         let mut s = Scanner::new(T);
         assert_eq!(
             s.observe(&entry("web", false, LogDir::Absent), t0),
-            vec![Action::Watch(K, Side::Main)]
+            vec![Action::Watch(K, Side::Main, Mask::Full)]
         );
         assert_eq!(
             s.observe(&entry("web", true, LogDir::Incomplete), t0),
-            vec![Action::Watch(K, Side::Log)]
+            vec![Action::Watch(K, Side::Log, Mask::Full)]
         );
         assert_eq!(s.deadline(), None);
         assert_eq!(
             s.observe(&entry("web", true, LogDir::Ready), ms(t0, 50)),
             vec![
+                Action::Unwatch(K, Side::Main),
                 Action::Unwatch(K, Side::Log),
                 spawn(K, Side::Log, true),
                 spawn(K, Side::Main, true)
@@ -1121,7 +1153,7 @@ mod tests {
         s.spawned(K, Side::Main, Ok(10), t0);
         assert_eq!(
             s.observe(&entry("web", true, LogDir::Incomplete), t0),
-            vec![Action::Watch(K, Side::Log)]
+            vec![Action::Watch(K, Side::Log, Mask::Full)]
         );
         let acts = s.observe(&entry("web", true, LogDir::Ready), ms(t0, 2000));
         assert_eq!(says(&acts, Level::Info).len(), 1);
@@ -1130,6 +1162,7 @@ mod tests {
                 .filter(|a| !matches!(a, Action::Say(..)))
                 .collect::<Vec<_>>(),
             vec![
+                Action::Unwatch(K, Side::Main),
                 Action::Unwatch(K, Side::Log),
                 spawn(K, Side::Log, true),
                 Action::Signal {
@@ -1223,7 +1256,6 @@ mod tests {
             acts,
             vec![
                 Action::ClosePipe(K),
-                Action::Unwatch(K, Side::Main),
                 Action::Say(Level::Info, "stopped web: directory removed".into())
             ]
         );
@@ -1298,6 +1330,7 @@ mod tests {
             .iter()
             .any(|a| matches!(a, Action::Signal { pid: 20, .. })));
         assert_eq!(s.len(), 1, "the pending service is forgotten at once");
+        assert_eq!(says(&acts, Level::Info), vec!["stopping 1 service"]);
         assert!(s
             .observe(&Entry::new("new", (1, 400), true, LogDir::Absent), t0)
             .is_empty());
@@ -1333,7 +1366,10 @@ mod tests {
         // The supervisor was SIGKILLed; its daemon may still run. Shutdown before the
         // restart: the supervisor is started once more (it adopts the daemon), then ended.
         s.child_exited(10, Exit::Signal(9), ms(t0, 300));
-        assert!(s.shutdown(ms(t0, 400)).is_empty());
+        assert_eq!(
+            s.shutdown(ms(t0, 400)),
+            vec![Action::Say(Level::Info, "stopping 1 service".into())]
+        );
         assert_eq!(s.timeout(ms(t0, 1000)), vec![spawn(K, Side::Main, true)]);
         assert_eq!(
             s.spawned(K, Side::Main, Ok(12), ms(t0, 1000)),

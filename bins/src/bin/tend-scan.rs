@@ -23,7 +23,7 @@ use signal_hook::consts::{SIGALRM, SIGCHLD, SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::backend::SignalDelivery;
 use signal_hook::iterator::exfiltrator::SignalOnly;
 use tend::{fatal, say, usage, warn};
-use tend_core::scan::{Action, Entry, Exit, Key, Level, LogDir, Scanner, Side, Sig};
+use tend_core::scan::{Action, Entry, Exit, Key, Level, LogDir, Mask, Scanner, Side, Sig};
 use tend_core::{Ctx, Error};
 
 const PROG: &str = "tend-scan";
@@ -136,11 +136,6 @@ fn run(args: &Args) -> Result<(), Error> {
                 match sig {
                     SIGCHLD => world.reap(),
                     SIGTERM | SIGINT => {
-                        let n = world.scanner.len();
-                        if n > 0 {
-                            let s = if n == 1 { "" } else { "s" };
-                            say(PROG, "info", format_args!("stopping {n} service{s}"));
-                        }
                         let acts = world.scanner.shutdown(Instant::now());
                         world.perform(acts);
                     }
@@ -298,8 +293,8 @@ impl World {
         let mut todo = std::collections::VecDeque::from(acts);
         while let Some(act) = todo.pop_front() {
             match act {
-                Action::Watch(key, side) => {
-                    if self.watch(key, side) {
+                Action::Watch(key, side, mask) => {
+                    if self.watch(key, side, mask) {
                         // What changed before the watch existed has no event: look again.
                         let name = self.scanner.name(key).map(Path::new).and_then(observe);
                         if let Some(e) = name.filter(|e| !e.hidden) {
@@ -358,15 +353,20 @@ impl World {
     }
 
     /// Adds an inotify watch; whether it was added.
-    fn watch(&mut self, key: Key, side: Side) -> bool {
+    fn watch(&mut self, key: Key, side: Side, mask: Mask) -> bool {
         let Some(path) = self.path(key, side) else {
             return false;
         };
-        let mask = WatchFlags::CREATE
-            | WatchFlags::MOVED_TO
-            | WatchFlags::ATTRIB
-            | WatchFlags::CLOSE_WRITE
-            | WatchFlags::ONLYDIR;
+        let mask = match mask {
+            Mask::Full => {
+                WatchFlags::CREATE
+                    | WatchFlags::MOVED_TO
+                    | WatchFlags::ATTRIB
+                    | WatchFlags::CLOSE_WRITE
+                    | WatchFlags::ONLYDIR
+            }
+            Mask::NewEntries => WatchFlags::CREATE | WatchFlags::MOVED_TO | WatchFlags::ONLYDIR,
+        };
         match inotify::add_watch(&self.inot, &path, mask) {
             Ok(wd) => {
                 self.watches.insert(wd, (key, side));
