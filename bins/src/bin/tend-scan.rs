@@ -480,7 +480,10 @@ fn observe(name: &Path) -> Option<Entry> {
     }
     let key: Key = (st.st_dev, st.st_ino);
     let text = name.as_os_str();
-    if text.as_bytes().starts_with(b".") {
+    if name
+        .file_name()
+        .is_some_and(|f| f.as_bytes().starts_with(b"."))
+    {
         return Some(Entry {
             name: text.to_owned(),
             key,
@@ -578,6 +581,46 @@ mod tests {
         assert!(args(&["-t", "soon", "x"]).is_err());
         assert!(args(&["a", "b"]).is_err());
         assert!(args(&["-x"]).is_err());
+    }
+
+    #[test]
+    fn observes_what_makes_a_service() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = std::env::temp_dir().join(format!("tend-scan-observe-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        let exec = |p: &Path, mode: u32| {
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, "#!/bin/sh\n").unwrap();
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+        };
+        exec(&d.join("web/run"), 0o755);
+        exec(&d.join("half/run"), 0o644);
+        exec(&d.join("logged/run"), 0o755);
+        exec(&d.join("logged/log/run"), 0o700);
+        exec(&d.join("waiting/run"), 0o755);
+        std::fs::create_dir_all(d.join("waiting/log")).unwrap();
+        exec(&d.join("nolog/run"), 0o755);
+        std::fs::write(d.join("nolog/log"), "").unwrap();
+        std::fs::create_dir_all(d.join(".tmp")).unwrap();
+        std::fs::create_dir_all(d.join("runisdir/run")).unwrap();
+        std::fs::write(d.join("file"), "").unwrap();
+        std::os::unix::fs::symlink(d.join("web"), d.join("link")).unwrap();
+        let look = |name: &str| observe(&d.join(name)).map(|e| (e.hidden, e.run, e.log));
+        assert_eq!(look("web"), Some((false, true, LogDir::Absent)));
+        assert_eq!(look("half"), Some((false, false, LogDir::Absent)));
+        assert_eq!(look("logged"), Some((false, true, LogDir::Ready)));
+        assert_eq!(look("waiting"), Some((false, true, LogDir::Incomplete)));
+        assert_eq!(look("nolog"), Some((false, true, LogDir::Absent)));
+        assert_eq!(look(".tmp").map(|e| e.0), Some(true));
+        assert_eq!(look("runisdir"), Some((false, false, LogDir::Absent)));
+        assert_eq!(look("file"), None);
+        assert_eq!(look("missing"), None);
+        let (web, link) = (
+            observe(&d.join("web")).unwrap(),
+            observe(&d.join("link")).unwrap(),
+        );
+        assert_eq!(web.key, link.key, "a symlink is the dir it points to");
+        std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]
