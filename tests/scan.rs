@@ -630,3 +630,43 @@ fn is_zombie(pid: i32) -> bool {
             .starts_with('Z')
     })
 }
+
+#[test]
+fn a_supervisor_that_cannot_start_is_retried_with_one_message() {
+    // A copy of tend-scan with no tend-supervise beside it finds none in PATH either,
+    // until one is put there.
+    let w = World::new("scan-nosup");
+    let bin = w.td.join("bin");
+    let path = w.td.join("path");
+    fs::create_dir_all(&bin).unwrap();
+    fs::create_dir_all(&path).unwrap();
+    fs::copy(env!("CARGO_BIN_EXE_tend-scan"), bin.join("tend-scan")).unwrap();
+    let marker = w.out("web.started");
+    write_exec(
+        &w.sv("web/run"),
+        &format!("#!/bin/sh\necho >'{}'\nexec sleep 1000\n", marker.display()),
+    );
+    let mut cmd = Command::new(bin.join("tend-scan"));
+    cmd.arg(w.sv(""))
+        .env("PATH", format!("{}:/usr/bin:/bin", path.display()))
+        .stdin(Stdio::null())
+        .stdout(fs::File::create(w.out("scan.out")).unwrap())
+        .stderr(fs::File::create(w.out("scan.err")).unwrap());
+    let mut scan = Daemon::spawn(&mut cmd);
+    let line = "tend-scan: warning: unable to start supervisor for web: tend-supervise: \
+                file does not exist (retrying every 5 seconds)\n";
+    wait_until(LIMIT, "the warning", || w.err() == line);
+    // The copy must not be half-written when the scanner tries it.
+    let tmp = path.join("tend-supervise.tmp");
+    fs::copy(env!("CARGO_BIN_EXE_tend-supervise"), &tmp).unwrap();
+    fs::rename(&tmp, path.join("tend-supervise")).unwrap();
+    wait_until(LIMIT, "web to start on a retry", || marker.exists());
+    assert!(w.err().starts_with(line), "{}", w.show());
+    assert_eq!(
+        w.err().matches("unable to start").count(),
+        1,
+        "{}",
+        w.show()
+    );
+    stop(&mut scan, &w);
+}
