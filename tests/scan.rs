@@ -670,3 +670,32 @@ fn a_supervisor_that_cannot_start_is_retried_with_one_message() {
     );
     stop(&mut scan, &w);
 }
+
+#[test]
+fn a_dir_replaced_under_the_same_name_is_a_new_service() {
+    let w = World::new("scan-replace");
+    let starts = w.out("web.starts");
+    let script = format!(
+        "#!/bin/sh\necho $$ >>'{}'\nexec sleep 1000\n",
+        starts.display()
+    );
+    write_exec(&w.sv("web/run"), &script);
+    let mut scan = w.scan(&[]);
+    wait_until(LIMIT, "web to start", || daemon_pid(&w.sv("web")).is_some());
+    let old = daemon_pid(&w.sv("web")).unwrap();
+    write_exec(&w.sv(".new/run"), &script);
+    fs::rename(w.sv("web"), w.sv(".old")).unwrap();
+    fs::rename(w.sv(".new"), w.sv("web")).unwrap();
+    wait_until(
+        LIMIT,
+        "the old one to stop and the new one to start",
+        || {
+            !alive(old)
+                && daemon_pid(&w.sv("web")).is_some_and(alive)
+                && w.err()
+                    .contains("stopped .old: directory renamed to a dot-name")
+        },
+    );
+    assert_eq!(read(&starts).lines().count(), 2);
+    stop(&mut scan, &w);
+}
