@@ -75,6 +75,7 @@ fn parse_args(argv: impl IntoIterator<Item = OsString>) -> Result<Args, lexopt::
 /// Sets up, then runs the loop until every service has stopped after SIGTERM / SIGINT.
 fn run(args: &Args) -> Result<(), Error> {
     raise_fd_limit();
+    // Any nonzero argument turns the flag on: orphans below us become our children.
     if let Err(errno) = rustix::process::set_child_subreaper(Some(Pid::INIT)) {
         warn(
             PROG,
