@@ -1,3 +1,678 @@
-//! tend-supervise, run for real.
+//! tend-supervise, run for real: real run scripts, real signals, real supervise/ files.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
+
+use std::fs;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use rustix::fs::{Mode, OFlags};
+
+const SUP: &str = env!("CARGO_BIN_EXE_tend-supervise");
+
+/// A test's service dir `sv` inside a temp dir, with its supervisor's stderr in `stderr`.
+struct Svc {
+    tmp: TempDir,
+    sup: Option<Daemon>,
+}
+
+impl Svc {
+    /// A service dir whose run script is `run`.
+    fn new(name: &str, run: &str) -> Svc {
+        let tmp = TempDir::new(name);
+        write_exec(&tmp.join("sv/run"), run);
+        Svc { tmp, sup: None }
+    }
+
+    fn dir(&self) -> PathBuf {
+        self.tmp.join("sv")
+    }
+
+    fn file(&self, rel: &str) -> PathBuf {
+        self.tmp.join(rel)
+    }
+
+    /// Starts tend-supervise on sv, from the temp dir.
+    fn start(&mut self) -> &mut Svc {
+        let err = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.file("stderr"))
+            .unwrap();
+        let mut cmd = Command::new(SUP);
+        cmd.arg("sv")
+            .current_dir(self.tmp.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(err);
+        self.sup = Some(Daemon::spawn(&mut cmd));
+        let ok = self.dir().join("supervise/ok");
+        wait_until(LIMIT, "supervise/ok to have a reader", || {
+            is_supervised(&ok)
+        });
+        self
+    }
+
+    fn sup(&mut self) -> &mut Daemon {
+        self.sup.as_mut().unwrap()
+    }
+
+    /// Writes control bytes to supervise/control.
+    fn ctl(&self, bytes: &[u8]) {
+        let fd = rustix::fs::open(
+            self.dir().join("supervise/control"),
+            OFlags::WRONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .unwrap();
+        assert_eq!(rustix::io::write(&fd, bytes).unwrap(), bytes.len());
+    }
+
+    fn status(&self) -> Vec<u8> {
+        fs::read(self.dir().join("supervise/status")).unwrap_or_default()
+    }
+
+    fn pid(&self) -> u32 {
+        let s = self.status();
+        if s.len() < 16 {
+            return 0;
+        }
+        u32::from_le_bytes([s[12], s[13], s[14], s[15]])
+    }
+
+    /// Status byte 19: 0 down, 1 run, 2 finish.
+    fn state(&self) -> u8 {
+        self.status().get(19).copied().unwrap_or(255)
+    }
+
+    fn info(&self, key: &str) -> String {
+        let text = read(&self.dir().join("supervise/info"));
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("{key} ")))
+            .unwrap_or("");
+        line.split_once(' ')
+            .map(|(_, v)| v.to_string())
+            .unwrap_or_default()
+    }
+
+    /// Waits until the service runs with a pid other than `not`, and returns the pid.
+    fn wait_up(&self, not: u32) -> u32 {
+        wait_until(LIMIT, "the service to be up", || {
+            self.state() == 1 && self.pid() != 0 && self.pid() != not
+        });
+        self.pid()
+    }
+
+    fn wait_down(&self) {
+        wait_until(LIMIT, "the service to be down", || self.state() == 0);
+    }
+
+    fn lines(&self, rel: &str) -> Vec<String> {
+        read(&self.file(rel)).lines().map(str::to_string).collect()
+    }
+
+    fn stderr(&self) -> String {
+        read(&self.file("stderr"))
+    }
+}
+
+fn is_supervised(ok: &Path) -> bool {
+    rustix::fs::open(
+        ok,
+        OFlags::WRONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .is_ok()
+}
+
+/// A run script that logs each start and each trapped signal to ../events, then waits.
+const TRAPPING: &str = r#"#!/bin/sh
+echo "start $$" >> ../events
+for s in HUP ALRM INT QUIT USR1 USR2; do trap "echo $s >> ../events" $s; done
+trap 'echo TERM >> ../events; exit 0' TERM
+while :; do sleep 0.05; done
+"#;
+
+#[test]
+fn starts_run_and_keeps_the_supervise_dir_in_runit_format() {
+    let mut s = Svc::new("format", "#!/bin/sh\nexec sleep 1000\n");
+    s.start();
+    let pid = s.wait_up(0);
+    let st = s.status();
+    assert_eq!(st.len(), 20);
+    assert_eq!(&st[..8][..1], &[0x40]);
+    assert_eq!((st[16], st[17], st[18], st[19]), (0, b'u', 0, 1));
+    let sv = s.dir();
+    assert_eq!(read(&sv.join("supervise/stat")), "run\n");
+    assert_eq!(read(&sv.join("supervise/pid")), format!("{pid}\n"));
+    for (f, mode) in [("control", 0o600), ("ok", 0o600)] {
+        let m = fs::metadata(sv.join("supervise").join(f)).unwrap();
+        assert!(m.file_type().is_fifo(), "{f} is a fifo");
+        assert_eq!(m.permissions().mode() & 0o777, mode, "{f} mode");
+    }
+    assert_eq!(
+        fs::metadata(sv.join("supervise/status"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o644
+    );
+    assert_eq!(
+        fs::metadata(sv.join("supervise"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o700
+    );
+    assert_eq!(s.info("run"), "ok");
+    assert_eq!(s.info("starts"), "1");
+    // The daemon runs in a session of its own, with the service dir as cwd.
+    let stat = read(Path::new(&format!("/proc/{pid}/stat")));
+    let sid: u32 = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .nth(3)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(sid, pid);
+    assert_eq!(
+        fs::read_link(format!("/proc/{pid}/cwd")).unwrap(),
+        fs::canonicalize(&sv).unwrap()
+    );
+}
+
+#[test]
+fn signal_letters_reach_the_service() {
+    let mut s = Svc::new("letters", TRAPPING);
+    s.start();
+    let pid = s.wait_up(0);
+    wait_until(LIMIT, "the run script to start", || {
+        s.lines("events").len() == 1
+    });
+    for (letter, name) in [
+        (b'h', "HUP"),
+        (b'a', "ALRM"),
+        (b'i', "INT"),
+        (b'q', "QUIT"),
+        (b'1', "USR1"),
+        (b'2', "USR2"),
+    ] {
+        s.ctl(&[letter]);
+        wait_until(LIMIT, name, || {
+            s.lines("events").last().map(String::as_str) == Some(name)
+        });
+    }
+    assert_eq!(s.pid(), pid, "no restart from harmless signals");
+    // p stops it and marks it paused; c continues.
+    s.ctl(b"p");
+    let state = |pid: u32| {
+        read(Path::new(&format!("/proc/{pid}/stat")))
+            .rsplit(')')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    wait_until(LIMIT, "paused flag and stopped process", || {
+        s.status()[16] == 1 && state(pid) == "T"
+    });
+    assert_eq!(read(&s.dir().join("supervise/stat")), "run, paused\n");
+    s.ctl(b"c");
+    wait_until(LIMIT, "continued", || {
+        s.status()[16] == 0 && state(pid) != "T"
+    });
+    // t: TERM, the script exits, and the service is started again (want up).
+    s.ctl(b"t");
+    let pid2 = s.wait_up(pid);
+    assert!(s.lines("events").contains(&"TERM".to_string()));
+    // k: KILL, restarted too.
+    s.ctl(b"k");
+    let pid3 = s.wait_up(pid2);
+    assert!(!alive(pid2 as i32));
+    assert_eq!(s.info("exit"), "signal 9");
+    assert_ne!(pid3, pid2);
+}
+
+#[test]
+fn down_up_once_and_exit() {
+    let mut s = Svc::new("dux", TRAPPING);
+    s.start();
+    let pid = s.wait_up(0);
+    s.ctl(b"d");
+    s.wait_down();
+    assert!(!alive(pid as i32));
+    assert_eq!(s.status()[17], b'd');
+    assert_eq!(read(&s.dir().join("supervise/stat")), "down\n");
+    assert_eq!(read(&s.dir().join("supervise/pid")), "");
+    s.ctl(b"u");
+    let pid = s.wait_up(pid);
+    assert_eq!(s.status()[17], b'u');
+    // o: want nothing; once it ends, it stays down.
+    s.ctl(b"o");
+    wait_until(LIMIT, "want byte 0", || s.status()[17] == 0);
+    s.ctl(b"t");
+    s.wait_down();
+    let starts = s
+        .lines("events")
+        .iter()
+        .filter(|l| l.starts_with("start"))
+        .count();
+    s.ctl(b"o");
+    let pid = s.wait_up(pid);
+    let count = || {
+        s.lines("events")
+            .iter()
+            .filter(|l| l.starts_with("start"))
+            .count()
+    };
+    wait_until(LIMIT, "the run script to start", || count() == starts + 1);
+    s.ctl(b"k");
+    s.wait_down();
+    assert_eq!(
+        s.lines("events")
+            .iter()
+            .filter(|l| l.starts_with("start"))
+            .count(),
+        starts + 1
+    );
+    // x while down: the supervisor exits 0.
+    s.ctl(b"x");
+    assert!(s.sup().wait_exit(LIMIT).success());
+    assert!(!alive(pid as i32));
+}
+
+#[test]
+fn exit_letter_waits_until_the_service_is_down() {
+    let mut s = Svc::new("xwait", TRAPPING);
+    s.start();
+    let pid = s.wait_up(0);
+    wait_until(LIMIT, "the run script to start", || {
+        s.lines("events").len() == 1
+    });
+    // Letters are obeyed in order: once HUP reaches the script, x has been seen.
+    s.ctl(b"xh");
+    wait_until(LIMIT, "HUP", || {
+        s.lines("events").last().map(String::as_str) == Some("HUP")
+    });
+    assert!(alive(pid as i32), "x alone does not stop the service");
+    assert!(!s.sup().exited(), "x alone does not end the supervisor");
+    s.ctl(b"d");
+    assert!(s.sup().wait_exit(LIMIT).success());
+    assert!(!alive(pid as i32));
+}
+
+#[test]
+fn finish_gets_exit_code_and_signal() {
+    let mut s = Svc::new(
+        "finish",
+        "#!/bin/sh\necho run >> ../events\nexec sleep 1000\n",
+    );
+    write_exec(
+        &s.dir().join("finish"),
+        "#!/bin/sh\necho \"finish $1 $2\" >> ../events\n",
+    );
+    s.start();
+    let pid = s.wait_up(0);
+    s.ctl(b"k");
+    s.wait_up(pid);
+    assert!(
+        s.lines("events").contains(&"finish -1 9".to_string()),
+        "{:?}",
+        s.lines("events")
+    );
+    write_exec(
+        &s.dir().join("run"),
+        "#!/bin/sh\necho run >> ../events\nexit 3\n",
+    );
+    s.ctl(b"t");
+    wait_until(LIMIT, "finish 3 0", || {
+        s.lines("events").contains(&"finish 3 0".to_string())
+    });
+    assert!(
+        s.lines("events").contains(&"finish -1 15".to_string()),
+        "{:?}",
+        s.lines("events")
+    );
+}
+
+#[test]
+fn a_hanging_finish_is_killed_after_timeout_finish() {
+    let mut s = Svc::new(
+        "finhang",
+        "#!/bin/sh\necho run >> ../events\nexec sleep 1000\n",
+    );
+    write_exec(
+        &s.dir().join("finish"),
+        "#!/bin/sh\necho finish $$ >> ../events\nexec sleep 1000\n",
+    );
+    fs::write(s.dir().join("timeout-finish"), "300\n").unwrap();
+    s.start();
+    let pid = s.wait_up(0);
+    s.ctl(b"t");
+    wait_until(LIMIT, "finish state", || s.state() == 2);
+    let fpid = s.pid();
+    assert_ne!(fpid, pid);
+    assert_eq!(read(&s.dir().join("supervise/stat")), "finish\n");
+    // finish is killed after 300 ms, and run starts again.
+    s.wait_up(fpid);
+    assert!(!alive(fpid as i32));
+    wait_until(LIMIT, "the second run", || {
+        s.lines("events").iter().filter(|l| *l == "run").count() == 2
+    });
+}
+
+#[test]
+fn down_file_keeps_the_service_down_until_up() {
+    let mut s = Svc::new(
+        "downfile",
+        "#!/bin/sh\necho start >> ../events\nexec sleep 1000\n",
+    );
+    fs::write(s.dir().join("down"), "").unwrap();
+    s.start();
+    wait_until(LIMIT, "status", || s.status().len() == 20);
+    assert_eq!((s.state(), s.status()[17]), (0, b'd'));
+    assert!(s.lines("events").is_empty());
+    s.ctl(b"u");
+    s.wait_up(0);
+    assert_eq!(s.lines("events"), vec!["start"]);
+}
+
+#[test]
+fn down_signal_and_timeout_kill() {
+    // The daemon ignores TERM and HUP; down-signal HUP, then SIGKILL after 200 ms.
+    let run = "#!/bin/sh\ntrap 'echo HUP >> ../events' HUP\ntrap '' TERM\necho trapped >> ../events\nwhile :; do sleep 0.05; done\n";
+    let mut s = Svc::new("tkill", run);
+    fs::write(s.dir().join("down-signal"), "HUP\n").unwrap();
+    fs::write(s.dir().join("timeout-kill"), "200\n").unwrap();
+    s.start();
+    let pid = s.wait_up(0);
+    wait_until(LIMIT, "traps set", || !s.lines("events").is_empty());
+    s.ctl(b"d");
+    s.wait_down();
+    assert_eq!(s.lines("events"), vec!["trapped", "HUP"]);
+    assert!(!alive(pid as i32));
+    assert_eq!(s.info("exit"), "signal 9");
+    assert_eq!(s.status()[18], 0, "got TERM is clear once down");
+}
+
+#[test]
+fn malformed_settings_files_warn_and_keep_defaults() {
+    let mut s = Svc::new("badsettings", "#!/bin/sh\nexec sleep 1000\n");
+    fs::write(s.dir().join("timeout-kill"), "soon\n").unwrap();
+    fs::write(s.dir().join("down-signal"), "SIGNOPE\n").unwrap();
+    fs::write(s.dir().join("notification-fd"), "1\n").unwrap();
+    s.start();
+    let pid = s.wait_up(0);
+    wait_until(LIMIT, "warnings", || s.stderr().lines().count() >= 3);
+    let err = s.stderr();
+    assert!(err.contains("tend-supervise sv: warning: ignoring timeout-kill: not a number of milliseconds up to 2147483648: soon\n"), "{err}");
+    assert!(
+        err.contains("tend-supervise sv: warning: ignoring down-signal: unknown signal: SIGNOPE\n"),
+        "{err}"
+    );
+    assert!(err.contains("tend-supervise sv: warning: ignoring notification-fd: not a descriptor from 3 to 1023: 1\n"), "{err}");
+    // The default down signal (TERM) still works.
+    s.ctl(b"d");
+    s.wait_down();
+    assert!(!alive(pid as i32));
+}
+
+#[test]
+fn notification_fd_marks_ready() {
+    let mut s = Svc::new(
+        "notify",
+        "#!/bin/sh\ntest -e ../go || exec sleep 1000\necho ready >&5\nexec sleep 1000 5>&-\n",
+    );
+    fs::write(s.dir().join("notification-fd"), "5\n").unwrap();
+    s.start();
+    s.wait_up(0);
+    assert_eq!(s.info("notify"), "5");
+    assert_eq!(s.info("ready"), "-");
+    fs::write(s.file("go"), "").unwrap();
+    let pid = s.pid();
+    s.ctl(b"t");
+    s.wait_up(pid);
+    wait_until(LIMIT, "ready time", || s.info("ready").starts_with("@4000"));
+}
+
+#[test]
+fn missing_then_non_executable_run_is_visible_and_retried() {
+    let tmp = TempDir::new("norun");
+    fs::create_dir_all(tmp.join("sv")).unwrap();
+    let mut s = Svc { tmp, sup: None };
+    s.start();
+    wait_until(LIMIT, "run missing in info", || s.info("run") == "missing");
+    wait_until(LIMIT, "a message", || {
+        s.stderr()
+            .contains("unable to start ./run: file does not exist (retrying in ")
+    });
+    fs::write(s.dir().join("run"), "#!/bin/sh\nexec sleep 1000\n").unwrap();
+    wait_until(LIMIT, "run not executable in info", || {
+        s.info("run") == "not-executable"
+    });
+    assert_eq!(s.state(), 0);
+    fs::set_permissions(s.dir().join("run"), fs::Permissions::from_mode(0o755)).unwrap();
+    // Fixed mid-loop: it comes up within the current backoff step, without any command.
+    s.wait_up(0);
+    assert_eq!(s.info("run"), "ok");
+    // Messages are rate-limited: far fewer lines than attempts.
+    let msgs = s.stderr().lines().count();
+    assert!(msgs <= 4, "{}", s.stderr());
+}
+
+#[test]
+fn crash_loop_backs_off_and_recovers_when_fixed() {
+    let run = "#!/bin/sh\ndate +%s%N >> ../events\ntest -e ../fixed && exec sleep 1000\nexit 1\n";
+    let mut s = Svc::new("crashloop", run);
+    s.start();
+    // Watch 10 seconds of a crash loop: the anchors start it 10 times (1 s apart).
+    let t0 = Instant::now();
+    wait_until(LIMIT, "a visible backoff", || {
+        s.info("backoff").starts_with(|c: char| c.is_ascii_digit())
+    });
+    while t0.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50)); // observation window, not synchronisation
+    }
+    let times: Vec<u64> = s
+        .lines("events")
+        .iter()
+        .map(|l| l.parse::<u64>().unwrap() / 1_000_000)
+        .collect();
+    let starts = times.len();
+    assert!(
+        (3..=5).contains(&starts),
+        "{starts} starts in 10 s: {times:?}"
+    );
+    let gaps: Vec<u64> = times.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(
+        gaps.iter().all(|&g| g >= 950),
+        "starts less than 1 s apart: {gaps:?}"
+    );
+    assert!(gaps[1] > gaps[0] + 400, "the delay grows: {gaps:?}");
+    // Fixed mid-loop: it comes up within the current step (at most 30 s), unprompted.
+    fs::write(s.file("fixed"), "").unwrap();
+    wait_until(
+        Duration::from_secs(40),
+        "the fixed service to stay up",
+        || s.state() == 1 && s.info("backoff") == "-",
+    );
+    // u during a backoff starts at once, long before the backoff would have.
+    let pid = s.pid();
+    fs::remove_file(s.file("fixed")).unwrap();
+    s.ctl(b"k");
+    wait_until(LIMIT, "a backoff again", || {
+        s.info("backoff").starts_with(|c: char| c.is_ascii_digit())
+    });
+    let t = Instant::now();
+    let delay_ms: u64 = s
+        .info("backoff")
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(delay_ms >= 2000, "{delay_ms}");
+    fs::write(s.file("fixed"), "").unwrap();
+    s.ctl(b"u");
+    s.wait_up(pid);
+    assert!(
+        t.elapsed() < Duration::from_millis(delay_ms),
+        "u did not cut the backoff short"
+    );
+}
+
+#[test]
+fn sigterm_brings_the_service_down_runs_finish_and_exits() {
+    let mut s = Svc::new("sigterm", TRAPPING);
+    write_exec(
+        &s.dir().join("finish"),
+        "#!/bin/sh\necho \"finish $1 $2\" >> ../events\n",
+    );
+    s.start();
+    let pid = s.wait_up(0);
+    wait_until(LIMIT, "the run script to start", || {
+        s.lines("events").len() == 1
+    });
+    s.sup().signal(15);
+    let st = s.sup().wait_exit(LIMIT);
+    assert!(st.success(), "{st:?}");
+    assert!(!alive(pid as i32));
+    let ev = s.lines("events");
+    assert_eq!(&ev[1..], ["TERM", "finish 0 0"]);
+    assert_eq!(s.state(), 0);
+}
+
+#[test]
+fn dangling_supervise_symlink_is_followed() {
+    let mut s = Svc::new("symlink", "#!/bin/sh\nexec sleep 1000\n");
+    let target = s.file("run-state/sv");
+    std::os::unix::fs::symlink(&target, s.dir().join("supervise")).unwrap();
+    s.start();
+    s.wait_up(0);
+    assert!(target.join("status").exists());
+    assert!(fs::symlink_metadata(s.dir().join("supervise"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+}
+
+#[test]
+fn second_supervisor_refused_and_usage_errors() {
+    let mut s = Svc::new("second", "#!/bin/sh\nexec sleep 1000\n");
+    s.start();
+    s.wait_up(0);
+    let o = run(Command::new(SUP).arg("sv").current_dir(s.tmp.path()));
+    let (_, err) = texts(&o);
+    assert_eq!(o.status.code(), Some(111));
+    assert_eq!(err, "tend-supervise sv: fatal: unable to lock sv/supervise/lock: another supervisor is running on sv\n");
+
+    let o = run(Command::new(SUP).arg("missing").current_dir(s.tmp.path()));
+    assert_eq!(o.status.code(), Some(111));
+    assert_eq!(
+        texts(&o).1,
+        "tend-supervise missing: fatal: unable to chdir to missing: file does not exist\n"
+    );
+
+    for args in [vec![], vec!["a", "b"], vec!["-z"], vec![""]] {
+        let o = run(Command::new(SUP).args(&args).current_dir(s.tmp.path()));
+        assert_eq!(o.status.code(), Some(100), "{args:?}");
+        let err = texts(&o).1;
+        assert!(
+            err.ends_with("tend-supervise: usage: tend-supervise servicedir\n"),
+            "{args:?}: {err}"
+        );
+        assert_eq!(err.lines().count(), 2, "{err}");
+    }
+}
+
+#[test]
+fn garbage_in_the_control_fifo_is_ignored() {
+    let mut s = Svc::new("garbage", TRAPPING);
+    s.start();
+    let pid = s.wait_up(0);
+    let junk: Vec<u8> = (0u8..=255)
+        .filter(|b| !b"udoxpchaitkq12".contains(b))
+        .collect();
+    s.ctl(&junk);
+    s.ctl(&[0, 0xff, b'\n', b'z']);
+    s.ctl(b"d");
+    s.wait_down();
+    assert!(!alive(pid as i32));
+    assert!(
+        s.sup().child.try_wait().unwrap().is_none(),
+        "still supervising"
+    );
+    assert!(s.stderr().is_empty(), "{}", s.stderr());
+}
+
+#[test]
+fn idle_supervisor_does_not_wake_up_and_writes_nothing() {
+    let mut s = Svc::new("idle", "#!/bin/sh\nexec sleep 1000\n");
+    s.start();
+    s.wait_up(0);
+    let sp = s.sup().pid();
+    let switches = || {
+        let st = read(Path::new(&format!("/proc/{sp}/status")));
+        st.lines()
+            .filter(|l| l.contains("ctxt_switches"))
+            .map(|l| l.split_whitespace().last().unwrap().parse::<u64>().unwrap())
+            .sum::<u64>()
+    };
+    // Let start-up settle (the first SIGCHLD-free moment), then observe one idle second.
+    let ino = fs::metadata(s.dir().join("supervise/status"))
+        .unwrap()
+        .ino();
+    let wchan = || read(Path::new(&format!("/proc/{sp}/wchan")));
+    wait_until(LIMIT, "the supervisor to sleep in poll", || {
+        wchan().contains("poll")
+    });
+    let before = switches();
+    std::thread::sleep(Duration::from_secs(1)); // observation window, not synchronisation
+    assert_eq!(switches(), before, "the idle supervisor woke up");
+    assert_eq!(
+        fs::metadata(s.dir().join("supervise/status"))
+            .unwrap()
+            .ino(),
+        ino,
+        "status rewritten while idle"
+    );
+}
+
+#[test]
+fn killed_supervisor_is_replaced_without_a_second_copy() {
+    let mut s = Svc::new(
+        "adopt",
+        "#!/bin/sh\necho start >> ../events\nexec sleep 1000\n",
+    );
+    s.start();
+    let pid = s.wait_up(0);
+    s.sup().signal(9);
+    s.sup().wait_exit(LIMIT);
+    assert!(alive(pid as i32), "the daemon outlives its supervisor");
+    s.start();
+    wait_until(LIMIT, "adoption message", || {
+        s.stderr().contains(&format!(
+            "tend-supervise sv: info: adopted running service pid {pid}"
+        ))
+    });
+    assert_eq!(s.pid(), pid);
+    assert_eq!(s.lines("events").len(), 1, "no second copy");
+    // The adopted daemon obeys commands, and its death is noticed and it is restarted.
+    s.ctl(b"k");
+    let pid2 = s.wait_up(pid);
+    assert_eq!(s.lines("events").len(), 2);
+    s.ctl(b"d");
+    s.wait_down();
+    assert!(!alive(pid2 as i32));
+}

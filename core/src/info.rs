@@ -10,6 +10,8 @@
 //! exit 0              # how the last run ended: exit N | signal N | -
 //! backoff 4000 @4000. # the current delay in ms and the TAI64N of the next start, or -
 //! notify 3            # the notification-fd in use, or -
+//! pstart 123456       # start time of the run process (clock ticks after boot, from
+//!                     # /proc/PID/stat), so a new supervisor can tell it is the same process
 //! ```
 //!
 //! Readers ignore unknown keys and tolerate missing ones, so the format can grow.
@@ -51,6 +53,8 @@ pub struct Info {
     pub backoff: Option<(u64, Tai64n)>,
     /// The notification-fd in use for the current run.
     pub notify: Option<i32>,
+    /// The start time of the current run process, from /proc/PID/stat.
+    pub pstart: Option<u64>,
 }
 
 impl Info {
@@ -72,8 +76,9 @@ impl Info {
             None => "-".into(),
         };
         let notify = self.notify.map_or_else(|| "-".into(), |n| n.to_string());
+        let pstart = self.pstart.map_or_else(|| "-".into(), |n| n.to_string());
         format!(
-            "run {run}\nready {ready}\nstarts {}\nexit {exit}\nbackoff {backoff}\nnotify {notify}\n",
+            "run {run}\nready {ready}\nstarts {}\nexit {exit}\nbackoff {backoff}\nnotify {notify}\npstart {pstart}\n",
             self.starts
         )
     }
@@ -100,6 +105,7 @@ impl Info {
                         .and_then(|(ms, at)| Some((ms.parse().ok()?, Tai64n::parse_hex(at)?)))
                 }
                 "notify" => info.notify = val.parse().ok(),
+                "pstart" => info.pstart = val.parse().ok(),
                 _ => {}
             }
         }
@@ -134,12 +140,13 @@ mod tests {
             exit: Some(Exit::Signal(9)),
             backoff: Some((4000, at)),
             notify: Some(3),
+            pstart: Some(99),
         };
         assert_eq!(Info::decode(&i.encode()), i);
         assert_eq!(Info::decode(&Info::default().encode()), Info::default());
         assert_eq!(
             Info::default().encode(),
-            "run ok\nready -\nstarts 0\nexit -\nbackoff -\nnotify -\n"
+            "run ok\nready -\nstarts 0\nexit -\nbackoff -\nnotify -\npstart -\n"
         );
     }
 

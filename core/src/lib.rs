@@ -6,9 +6,11 @@ pub mod cmd;
 pub mod control;
 pub mod error;
 pub mod info;
+pub mod procstat;
 pub mod scan;
 pub mod status;
 pub mod supervise;
+pub mod supervisor;
 pub mod svdir;
 pub mod tai;
 

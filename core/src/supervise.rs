@@ -76,16 +76,17 @@ impl SuperviseDir {
         })
     }
 
-    /// Writes `status`, `stat` and `pid` atomically (each via a `.new` file and rename).
+    /// Writes `stat`, `pid` and then `status` atomically (each via a `.new` file and
+    /// rename); `status` last, so a reader that sees it finds the text files to match.
     pub fn write_status(&self, st: &Status) -> Result<(), Error> {
-        self.replace("status", &st.encode())?;
         self.replace("stat", st.stat_text().as_bytes())?;
         let pid = if st.pid == 0 {
             String::new()
         } else {
             format!("{}\n", st.pid)
         };
-        self.replace("pid", pid.as_bytes())
+        self.replace("pid", pid.as_bytes())?;
+        self.replace("status", &st.encode())
     }
 
     /// Writes `info` atomically.

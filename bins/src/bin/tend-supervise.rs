@@ -1,1 +1,519 @@
-fn main() {}
+//! tend-supervise: runs DIR/run, restarts it, obeys control letters, keeps DIR/supervise/.
+use std::ffi::OsString;
+use std::mem::ManuallyDrop;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
+
+use rustix::event::{poll, PollFd, PollFlags, Timespec};
+use rustix::io::{fcntl_setfd, Errno, FdFlags};
+use rustix::pipe::{pipe_with, PipeFlags};
+use rustix::process::{
+    kill_process, kill_process_group, pidfd_open, wait, Pid, PidfdFlags, WaitOptions,
+};
+use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM};
+use signal_hook::iterator::backend::SignalDelivery;
+use signal_hook::iterator::exfiltrator::SignalOnly;
+use tend::{fatal, say, usage, warn};
+use tend_core::cmd::Cmd;
+use tend_core::info::{Exit, Info, RunFile};
+use tend_core::status::{RunState, Status};
+use tend_core::supervise::SuperviseDir;
+use tend_core::supervisor::{Action, Event, Now, Supervisor};
+use tend_core::svdir::Settings;
+use tend_core::tai::Tai64n;
+use tend_core::{control, procstat, Ctx, Error};
+
+const PROG: &str = "tend-supervise";
+const SYNOPSIS: &str = "tend-supervise servicedir";
+/// Repeated complaints about the same problem are printed at most this often.
+const COMPLAINT_INTERVAL: Duration = Duration::from_secs(60);
+
+fn main() -> ExitCode {
+    let dir = match parse_args() {
+        Ok(d) => d,
+        Err(e) => return usage(PROG, SYNOPSIS, e),
+    };
+    let shown = dir.to_string_lossy().trim_end_matches('/').to_string();
+    let shown = if shown.is_empty() {
+        "/".to_string()
+    } else {
+        shown
+    };
+    let prog = format!("{PROG} {shown}");
+    if let Err(errno) = rustix::process::chdir(&dir) {
+        return fatal(
+            &prog,
+            &Error::Sys {
+                op: format!("chdir to {shown}"),
+                errno,
+            },
+        );
+    }
+    match serve(&prog, &shown) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fatal(&prog, &e),
+    }
+}
+
+fn parse_args() -> Result<PathBuf, lexopt::Error> {
+    use lexopt::prelude::*;
+    let (mut dir, mut p) = (None::<OsString>, lexopt::Parser::from_env());
+    while let Some(arg) = p.next()? {
+        match arg {
+            Value(v) if dir.is_none() => dir = Some(v),
+            _ => return Err(arg.unexpected()),
+        }
+    }
+    match dir {
+        Some(d) if !d.is_empty() => Ok(PathBuf::from(d)),
+        Some(_) => Err("servicedir is empty".into()),
+        None => Err("missing servicedir".into()),
+    }
+}
+
+/// The supervisor's loop state: the policy plus the fds and bookkeeping of the process.
+struct Daemon<'a> {
+    prog: &'a str,
+    sdir: SuperviseDir,
+    sup: Supervisor,
+    /// Read end of the readiness pipe of the current run.
+    notify: Option<OwnedFd>,
+    /// A pidfd on an adopted run process (not our child, so no SIGCHLD for it).
+    adopted: Option<OwnedFd>,
+    /// What was last written to status and info.
+    written: Option<(Status, Info)>,
+    /// The last complaint and when it was printed.
+    complaint: Option<(String, Instant)>,
+    /// Settings complaints last printed.
+    settings_bad: Vec<String>,
+    /// A spawn failure to report once the retry delay is known.
+    pending_complaint: Option<String>,
+    exit: bool,
+}
+
+fn now() -> Now {
+    Now {
+        mono: Instant::now(),
+        wall: Tai64n::now(),
+    }
+}
+
+fn serve(prog: &str, shown: &str) -> Result<(), Error> {
+    let sdir = SuperviseDir::open(shown)?;
+    let (rd, wr) = UnixStream::pair().ctx(|| "create selfpipe".into())?;
+    let mut sigs =
+        SignalDelivery::with_pipe(rd, wr, SignalOnly, [SIGCHLD, SIGTERM, SIGHUP, SIGINT])
+            .ctx(|| "trap signals".into())?;
+    let (settings, bad) = Settings::read(Path::new("."));
+    let seed = u64::from(std::process::id()) ^ u64::from(Tai64n::now().nanos);
+    let mut d = Daemon {
+        prog,
+        sdir,
+        sup: Supervisor::new(settings, now(), seed),
+        notify: None,
+        adopted: None,
+        written: None,
+        complaint: None,
+        settings_bad: Vec::new(),
+        pending_complaint: None,
+        exit: false,
+    };
+    d.complain_settings(bad);
+    d.adopt_orphan();
+    d.handle(Event::Tick);
+    d.publish();
+    while !d.exit {
+        let timeout = d.sup.deadline().map(timespec_until);
+        let ctl = d.sdir.control.as_raw_fd();
+        // SAFETY: these fds are owned by `d` and `sigs` and outlive the poll call.
+        let (sig_fd, ctl_fd) = unsafe {
+            (
+                BorrowedFd::borrow_raw(sigs.get_read().as_raw_fd()),
+                BorrowedFd::borrow_raw(ctl),
+            )
+        };
+        let mut fds = [
+            PollFd::new(&sig_fd, PollFlags::IN),
+            PollFd::new(&ctl_fd, PollFlags::IN),
+            PollFd::new(&sig_fd, PollFlags::empty()),
+            PollFd::new(&sig_fd, PollFlags::empty()),
+        ];
+        if let Some(n) = &d.notify {
+            fds[2] = PollFd::new(n, PollFlags::IN);
+        }
+        if let Some(p) = &d.adopted {
+            fds[3] = PollFd::new(p, PollFlags::IN);
+        }
+        match poll(&mut fds, timeout.as_ref()) {
+            Ok(_) => {}
+            Err(Errno::INTR) => continue,
+            Err(errno) => {
+                return Err(Error::Sys {
+                    op: "poll".into(),
+                    errno,
+                })
+            }
+        }
+        let ready: [bool; 4] =
+            std::array::from_fn(|i| fds.get(i).is_some_and(|f| !f.revents().is_empty()));
+        if ready[0] {
+            for sig in sigs.pending() {
+                match sig {
+                    SIGCHLD => d.reap(),
+                    SIGHUP => d.handle(Event::Hup),
+                    _ => d.handle(Event::Term),
+                }
+            }
+        }
+        if ready[1] {
+            d.read_commands();
+        }
+        if ready[2] && d.notify.is_some() {
+            d.read_notify();
+        }
+        if ready[3] && d.adopted.take().is_some() {
+            d.handle(Event::RunExited(None));
+        }
+        d.handle(Event::Tick);
+        d.publish();
+    }
+    Ok(())
+}
+
+/// The time left until `deadline`, rounded up to a whole millisecond so poll never wakes early.
+fn timespec_until(deadline: Instant) -> Timespec {
+    let left = deadline.saturating_duration_since(Instant::now()) + Duration::from_nanos(999_999);
+    let ms = left.as_millis().min(i64::MAX as u128) as i64;
+    Timespec {
+        tv_sec: ms / 1000,
+        tv_nsec: (ms % 1000) * 1_000_000,
+    }
+}
+
+impl Daemon<'_> {
+    /// Feeds an event to the policy and performs the actions it returns.
+    fn handle(&mut self, ev: Event) {
+        let acts = self.sup.step(ev, now());
+        for a in acts.iter() {
+            match a {
+                Action::SpawnRun => {
+                    let ev = self.spawn_run();
+                    self.handle(ev);
+                    if let Some(what) = self.pending_complaint.take() {
+                        let left = self.sup.deadline().map_or(0, |d| {
+                            d.saturating_duration_since(Instant::now())
+                                .as_secs_f64()
+                                .ceil() as u64
+                        });
+                        self.complain(format!("{what} (retrying in {left} seconds)"));
+                    }
+                }
+                Action::SpawnFinish(exit) => {
+                    self.notify = None;
+                    let ev = self.spawn_finish(exit);
+                    self.handle(ev);
+                }
+                Action::Signal { pid, sig, group } => self.signal(pid, sig, group),
+                Action::Exit => self.exit = true,
+            }
+        }
+    }
+
+    fn signal(&self, pid: u32, sig: rustix::process::Signal, group: bool) {
+        let Some(p) = Pid::from_raw(pid as i32) else {
+            return;
+        };
+        let r = if group {
+            kill_process_group(p, sig)
+        } else {
+            kill_process(p, sig)
+        };
+        match r {
+            Ok(()) | Err(Errno::SRCH) => {}
+            Err(errno) => warn(
+                self.prog,
+                Error::Sys {
+                    op: format!("signal pid {pid}"),
+                    errno,
+                },
+            ),
+        }
+    }
+
+    /// Starts ./run in a new session, with a readiness pipe on notification-fd if set.
+    fn spawn_run(&mut self) -> Event {
+        let (settings, bad) = Settings::read(Path::new("."));
+        self.complain_settings(bad);
+        let notif = settings.notification_fd;
+        self.sup.settings = settings;
+        let pipe = match notif {
+            Some(_) => match pipe_with(PipeFlags::CLOEXEC | PipeFlags::NONBLOCK) {
+                Ok(p) => Some(p),
+                Err(errno) => {
+                    self.complain(format!(
+                        "unable to create readiness pipe: {}",
+                        tend_core::error::describe(errno)
+                    ));
+                    return Event::RunFailed(RunFile::Ok);
+                }
+            },
+            None => None,
+        };
+        let mut cmd = Command::new("./run");
+        let wr_raw = pipe.as_ref().map(|(_, w)| w.as_raw_fd());
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                rustix::process::setsid()?;
+                if let (Some(w), Some(n)) = (wr_raw, notif) {
+                    give_fd(w, n)?;
+                }
+                Ok(())
+            });
+        }
+        match cmd.spawn() {
+            Ok(child) => {
+                let pid = child.id();
+                self.notify = pipe.map(|(r, _w)| r);
+                self.sup.info.notify = notif;
+                self.sup.info.pstart = procstat::read(pid).map(|s| s.start);
+                self.complaint = None;
+                Event::RunStarted(pid)
+            }
+            Err(e) => {
+                let kind = match e.raw_os_error().map(Errno::from_raw_os_error) {
+                    Some(Errno::NOENT) => RunFile::Missing,
+                    Some(Errno::ACCESS | Errno::NOEXEC | Errno::PERM) => RunFile::NotExecutable,
+                    _ => RunFile::Ok,
+                };
+                let errno = Errno::from_io_error(&e).unwrap_or(Errno::IO);
+                let ev = Event::RunFailed(kind);
+                let what = format!(
+                    "unable to start ./run: {}",
+                    tend_core::error::describe(errno)
+                );
+                // The retry delay is known once the policy has seen the failure.
+                self.pending_complaint = Some(what);
+                ev
+            }
+        }
+    }
+
+    /// Starts ./finish with run's exit code (or -1) and signal (or 0), if there is one.
+    fn spawn_finish(&mut self, exit: Option<Exit>) -> Event {
+        match std::fs::symlink_metadata("finish") {
+            Ok(_) => {}
+            Err(_) => return Event::FinishExited,
+        }
+        let (code, sig) = match exit {
+            Some(Exit::Code(c)) => (c, 0),
+            Some(Exit::Signal(s)) => (-1, s),
+            None => (-1, 0),
+        };
+        let mut cmd = Command::new("./finish");
+        cmd.arg(code.to_string()).arg(sig.to_string());
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| rustix::process::setsid().map(drop).map_err(Into::into));
+        }
+        match cmd.spawn() {
+            Ok(child) => Event::FinishStarted(child.id()),
+            Err(e) => {
+                let errno = Errno::from_io_error(&e).unwrap_or(Errno::IO);
+                self.complain(format!(
+                    "unable to start ./finish: {}",
+                    tend_core::error::describe(errno)
+                ));
+                Event::FinishExited
+            }
+        }
+    }
+}
+
+impl Daemon<'_> {
+    /// Reaps every exited child and tells the policy about run and finish.
+    fn reap(&mut self) {
+        loop {
+            match wait(WaitOptions::NOHANG) {
+                Ok(Some((pid, st))) => {
+                    let pid = pid.as_raw_nonzero().get() as u32;
+                    if pid != self.sup.pid || self.adopted.is_some() {
+                        continue;
+                    }
+                    match self.sup.state {
+                        tend_core::supervisor::State::Run => {
+                            let exit = match (st.exit_status(), st.terminating_signal()) {
+                                (Some(c), _) => Some(Exit::Code(c)),
+                                (None, Some(s)) => Some(Exit::Signal(s)),
+                                (None, None) => None,
+                            };
+                            self.handle(Event::RunExited(exit));
+                        }
+                        tend_core::supervisor::State::Finish => self.handle(Event::FinishExited),
+                        tend_core::supervisor::State::Down => {}
+                    }
+                }
+                Ok(None) | Err(Errno::CHILD) => return,
+                Err(Errno::INTR) => {}
+                Err(errno) => {
+                    warn(
+                        self.prog,
+                        Error::Sys {
+                            op: "wait for children".into(),
+                            errno,
+                        },
+                    );
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Reads control letters until the fifo is empty and obeys each in order.
+    fn read_commands(&mut self) {
+        let mut buf = [0u8; 64];
+        loop {
+            match rustix::io::read(&self.sdir.control, &mut buf) {
+                Ok(0) => return,
+                Ok(n) => {
+                    for &b in buf.get(..n).unwrap_or_default() {
+                        if let Some(c) = Cmd::from_byte(b) {
+                            self.handle(Event::Cmd(c));
+                        }
+                    }
+                }
+                Err(Errno::INTR) => {}
+                Err(Errno::AGAIN) => return,
+                Err(errno) => {
+                    self.complain(format!(
+                        "unable to read supervise/control: {}",
+                        tend_core::error::describe(errno)
+                    ));
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Reads the readiness pipe: a newline means ready; EOF means the daemon gave up on it.
+    fn read_notify(&mut self) {
+        let Some(fd) = &self.notify else { return };
+        let mut buf = [0u8; 256];
+        let done = loop {
+            match rustix::io::read(fd, &mut buf) {
+                Ok(0) => break true,
+                Ok(n) => {
+                    if buf.get(..n).unwrap_or_default().contains(&b'\n') {
+                        self.handle(Event::Ready);
+                        break true;
+                    }
+                }
+                Err(Errno::INTR) => {}
+                Err(Errno::AGAIN) => break false,
+                Err(_) => break true,
+            }
+        };
+        if done {
+            self.notify = None;
+        }
+    }
+
+    /// Takes over the run process of a supervisor that was killed: the status file says
+    /// it runs, and /proc shows the same process (same start time, still its own session).
+    fn adopt_orphan(&mut self) {
+        let Ok(old) = control::read_status(Path::new(".")) else {
+            return;
+        };
+        if old.state != RunState::Run || old.pid == 0 {
+            return;
+        }
+        let Some(info) = control::read_info(Path::new(".")) else {
+            return;
+        };
+        let Some(ps) = procstat::read(old.pid) else {
+            return;
+        };
+        if info.pstart != Some(ps.start) || ps.session != old.pid || ps.zombie {
+            return;
+        }
+        let Some(pid) = Pid::from_raw(old.pid as i32) else {
+            return;
+        };
+        match pidfd_open(pid, PidfdFlags::empty()) {
+            Ok(fd) => {
+                self.adopted = Some(fd);
+                self.sup.adopt(old.pid, old.stamp, info, now());
+                say(
+                    self.prog,
+                    "info",
+                    format!("adopted running service pid {}", old.pid),
+                );
+            }
+            Err(errno) => warn(
+                self.prog,
+                Error::Sys {
+                    op: format!("watch pid {}", old.pid),
+                    errno,
+                },
+            ),
+        }
+    }
+
+    /// Writes status (with stat and pid) and info if they changed.
+    fn publish(&mut self) {
+        let now = (self.sup.status(), self.sup.info);
+        if self.written == Some(now) {
+            return;
+        }
+        // info first: a reader that sees the new status then finds the matching info.
+        let r = self
+            .sdir
+            .write_info(&now.1)
+            .and_then(|()| self.sdir.write_status(&now.0));
+        match r {
+            Ok(()) => self.written = Some(now),
+            Err(e) => self.complain(e.to_string()),
+        }
+    }
+
+    /// Prints a warning unless the same one was printed within the last minute.
+    fn complain(&mut self, msg: String) {
+        let t = Instant::now();
+        if let Some((last, when)) = &self.complaint {
+            if *last == msg && t.duration_since(*when) < COMPLAINT_INTERVAL {
+                return;
+            }
+        }
+        warn(self.prog, &msg);
+        self.complaint = Some((msg, t));
+    }
+
+    /// Prints the settings complaints when they differ from the last ones printed.
+    fn complain_settings(&mut self, bad: Vec<String>) {
+        if bad != self.settings_bad {
+            for b in &bad {
+                warn(self.prog, b);
+            }
+            self.settings_bad = bad;
+        }
+    }
+}
+
+/// In the child: makes `from` available as fd `to`, without close-on-exec.
+fn give_fd(from: RawFd, to: i32) -> std::io::Result<()> {
+    // SAFETY: both fds are open in the child; `to` is wrapped only to name the dup2 target
+    // and never dropped.
+    unsafe {
+        if from == to {
+            fcntl_setfd(BorrowedFd::borrow_raw(to), FdFlags::empty())?;
+        } else {
+            let mut target = ManuallyDrop::new(OwnedFd::from_raw_fd(to));
+            rustix::io::dup2(BorrowedFd::borrow_raw(from), &mut target)?;
+        }
+    }
+    Ok(())
+}
