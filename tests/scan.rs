@@ -107,6 +107,17 @@ fn daemon_pid(dir: &Path) -> Option<i32> {
     read(&dir.join("supervise/pid")).trim().parse().ok()
 }
 
+/// Waits (bounded) until DIR/supervise/pid names the daemon, and returns it: the daemon
+/// may print before its supervisor has written the file.
+fn up(dir: &Path) -> i32 {
+    let mut pid = None;
+    wait_until(LIMIT, &format!("{} to be up", dir.display()), || {
+        pid = daemon_pid(dir);
+        pid.is_some()
+    });
+    pid.unwrap()
+}
+
 /// The children of `parent` whose command line is `tend-supervise ARG`.
 fn supervisors(parent: i32, arg: &str) -> Vec<i32> {
     let mut out = Vec::new();
@@ -188,7 +199,7 @@ fn starts_a_service_and_routes_unlogged_output_to_its_stdout() {
     wait_until(LIMIT, "web's output on tend-scan's stdout", || {
         read(&w.out("scan.out")).contains("web is up")
     });
-    let pid = daemon_pid(&w.sv("web")).expect("web/supervise/pid");
+    let pid = up(&w.sv("web"));
     assert!(alive(pid));
     assert_eq!(supervisors(scan.pid(), "web").len(), 1);
     stop(&mut scan, &w);
@@ -250,7 +261,7 @@ fn a_late_log_dir_is_paired_from_the_next_start() {
     wait_until(LIMIT, "web's first start", || {
         read(&w.out("scan.out")).contains("web start")
     });
-    let first = daemon_pid(&w.sv("web")).unwrap();
+    let first = up(&w.sv("web"));
     w.cat_logger("web", "web.log");
     wait_until(LIMIT, "the pairing", || {
         w.err().contains("tend-scan: info: paired web with web/log")
@@ -281,10 +292,7 @@ fn the_daemons_last_words_reach_the_logger_on_shutdown() {
     wait_until(LIMIT, "hello in the log", || {
         read(&w.out("web.log")) == "hello\n"
     });
-    let (daemon, logger) = (
-        daemon_pid(&w.sv("web")).unwrap(),
-        daemon_pid(&w.sv("web/log")).unwrap(),
-    );
+    let (daemon, logger) = (up(&w.sv("web")), up(&w.sv("web/log")));
     stop(&mut scan, &w);
     assert_eq!(
         read(&w.out("web.log")),
@@ -306,7 +314,7 @@ fn ten_logger_restarts_lose_and_double_nothing() {
         read(&log).lines().count() >= 20
     });
     for i in 0..10 {
-        let old = daemon_pid(&w.sv("web/log")).unwrap();
+        let old = up(&w.sv("web/log"));
         let before = read(&log).len();
         tend_core::control::send(&w.sv("web/log"), b"t").unwrap();
         wait_until(LIMIT, &format!("logger restart {i}"), || {
@@ -341,19 +349,27 @@ fn kill_9_of_either_supervisor_loses_nothing_and_starts_no_second_copy() {
     wait_until(LIMIT, "lines in the log", || {
         read(&log).lines().count() >= 20
     });
-    let daemon = daemon_pid(&w.sv("web")).unwrap();
-    let logger = daemon_pid(&w.sv("web/log")).unwrap();
+    let daemon = up(&w.sv("web"));
+    let logger = up(&w.sv("web/log"));
     for (arg, kept) in [("web", daemon), ("web/log", logger), ("web", daemon)] {
         let old = supervisors(scan.pid(), arg);
         assert_eq!(old.len(), 1, "{arg}: {old:?}{}", w.show());
         common::unsafe_kill(old[0], 9);
         let before = read(&log).len();
-        wait_until(LIMIT, &format!("a new supervisor for {arg}"), || {
-            let now = supervisors(scan.pid(), arg);
-            now.len() == 1 && now[0] != old[0] && read(&log).len() > before + 20
-        });
-        let dir = w.sv(arg);
-        assert_eq!(daemon_pid(&dir), Some(kept), "{arg} was not taken over");
+        let adopted = format!("adopted running service pid {kept}\n");
+        let seen = w.err().matches(&adopted).count();
+        wait_until(
+            LIMIT,
+            &format!("a new supervisor for {arg} to take over"),
+            || {
+                let now = supervisors(scan.pid(), arg);
+                now.len() == 1
+                    && now[0] != old[0]
+                    && w.err().matches(&adopted).count() == seen + 1
+                    && read(&log).len() > before + 20
+            },
+        );
+        assert_eq!(daemon_pid(&w.sv(arg)), Some(kept), "{arg}: {}", w.show());
         assert!(alive(kept));
     }
     assert_eq!(read(&w.out("web.starts")).lines().count(), 1);
@@ -385,7 +401,7 @@ fn a_renamed_dir_keeps_its_daemon() {
     );
     let mut scan = w.scan(&[]);
     wait_until(LIMIT, "web to start", || daemon_pid(&w.sv("web")).is_some());
-    let pid = daemon_pid(&w.sv("web")).unwrap();
+    let pid = up(&w.sv("web"));
     let sup = supervisors(scan.pid(), "web");
     fs::rename(w.sv("web"), w.sv("www")).unwrap();
     wait_until(LIMIT, "the rename to be noticed", || {
@@ -421,10 +437,10 @@ fn a_removed_dir_stops_its_daemon_and_drains_its_logger() {
             && daemon_pid(&w.sv("db")).is_some()
     });
     let (web, logger, app, db) = (
-        daemon_pid(&w.sv("web")).unwrap(),
-        daemon_pid(&w.sv("web/log")).unwrap(),
-        daemon_pid(&w.sv("app")).unwrap(),
-        daemon_pid(&w.sv("db")).unwrap(),
+        up(&w.sv("web")),
+        up(&w.sv("web/log")),
+        up(&w.sv("app")),
+        up(&w.sv("db")),
     );
     // Moved out of the scan dir: removed.
     fs::rename(w.sv("web"), w.td.join("web-gone")).unwrap();
@@ -471,6 +487,14 @@ fn sighup_and_sigalrm_rescan() {
         wait_until(LIMIT, "the scanner to watch the new dir", || {
             watched_inodes(scan.pid()).contains(&ino)
         });
+        // The scanner looks at a dir once more right after watching it; a service added
+        // now starts only after that look, since events are handled in order.
+        let sync = w.out(&format!("sync-{svc}.started"));
+        write_exec(
+            &w.sv(&format!("sync-{svc}/run")),
+            &format!("#!/bin/sh\necho >'{}'\nexec sleep 1000\n", sync.display()),
+        );
+        wait_until(LIMIT, "a later service to start", || sync.exists());
         fs::set_permissions(&tool, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
         assert_stays(
             Duration::from_millis(300),
@@ -497,7 +521,7 @@ fn shutdown_kills_what_ignores_sigterm_after_the_deadline() {
     wait_until(LIMIT, "stubborn up", || {
         read(&w.out("stubborn.log")) == "up\n"
     });
-    let pid = daemon_pid(&w.sv("stubborn")).unwrap();
+    let pid = up(&w.sv("stubborn"));
     let start = Instant::now();
     stop(&mut scan, &w);
     assert!(start.elapsed() < Duration::from_secs(10));
@@ -682,7 +706,7 @@ fn a_dir_replaced_under_the_same_name_is_a_new_service() {
     write_exec(&w.sv("web/run"), &script);
     let mut scan = w.scan(&[]);
     wait_until(LIMIT, "web to start", || daemon_pid(&w.sv("web")).is_some());
-    let old = daemon_pid(&w.sv("web")).unwrap();
+    let old = up(&w.sv("web"));
     write_exec(&w.sv(".new/run"), &script);
     fs::rename(w.sv("web"), w.sv(".old")).unwrap();
     fs::rename(w.sv(".new"), w.sv("web")).unwrap();
