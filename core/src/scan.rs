@@ -21,6 +21,11 @@ pub type Key = (u64, u64);
 
 /// Least time between two starts of the same supervisor.
 pub const RESTART_DELAY: Duration = Duration::from_secs(1);
+/// A supervisor that ends sooner than this after its start died quickly: the next wait
+/// doubles (a supervisor that cannot take its lock must not spin, nor flood the log).
+pub const QUICK_DEATH: Duration = Duration::from_secs(10);
+/// The longest wait between two starts of a supervisor that keeps dying quickly.
+pub const MAX_RESTART_DELAY: Duration = Duration::from_secs(10);
 /// Time before a supervisor that could not be spawned is tried again.
 pub const SPAWN_RETRY: Duration = Duration::from_secs(5);
 /// A warning about the same supervisor is repeated at most this often.
@@ -327,6 +332,9 @@ pub struct Slot {
     last_warn: Option<Instant>,
     /// Its last end was by a signal: its daemon may still be running, unsupervised.
     orphan_risk: bool,
+    /// Its deaths in a row: the last one, plus those before it that came soon after a
+    /// start.
+    quick_deaths: u32,
     /// It was started with the pipe (`Main`: as stdout).
     piped: bool,
 }
@@ -338,14 +346,20 @@ impl Slot {
             last_start: None,
             last_warn: None,
             orphan_risk: false,
+            quick_deaths: 0,
             piped: false,
         }
     }
 
-    /// The earliest next start: [`RESTART_DELAY`] after the last one.
+    /// The earliest next start: [`RESTART_DELAY`] after the last one, doubled for each
+    /// further quick death in a row, up to [`MAX_RESTART_DELAY`].
     fn next_start(&self, now: Instant) -> Instant {
+        let doublings = self.quick_deaths.saturating_sub(1).min(8);
+        let delay = RESTART_DELAY
+            .saturating_mul(1 << doublings)
+            .min(MAX_RESTART_DELAY);
         self.last_start
-            .and_then(|t| t.checked_add(RESTART_DELAY))
+            .and_then(|t| t.checked_add(delay))
             .map_or(now, |t| t.max(now))
     }
 
@@ -688,6 +702,15 @@ impl Scanner {
         match (active, slot.run) {
             (true, Run::Running { pid: p }) if p == pid => {
                 slot.orphan_risk = by_signal;
+                let ran = slot
+                    .last_start
+                    .and_then(|t| now.checked_duration_since(t))
+                    .unwrap_or_default();
+                slot.quick_deaths = if ran < QUICK_DEATH {
+                    slot.quick_deaths.saturating_add(1)
+                } else {
+                    1
+                };
                 slot.run = Run::Idle {
                     at: slot.next_start(now),
                 };
@@ -1195,14 +1218,38 @@ mod tests {
         assert!(s.timeout(ms(t0, 999)).is_empty());
         assert_eq!(s.timeout(ms(t0, 1000)), vec![spawn(K, Side::Main, true)]);
         s.spawned(K, Side::Main, Ok(11), ms(t0, 1000));
-        // Dying again soon: restarted a second after the last start, without a warning.
+        // Dying again soon: restarted two seconds after the last start, without a warning.
         assert!(s.child_exited(11, Exit::Code(111), ms(t0, 1100)).is_empty());
-        assert_eq!(s.deadline(), Some(ms(t0, 2000)));
+        assert_eq!(s.deadline(), Some(ms(t0, 3000)));
         // The logger's supervisor after a long run: at once.
         let acts = s.child_exited(20, Exit::Signal(9), ms(t0, 5000));
         assert!(acts.contains(&spawn(K, Side::Log, true)), "{acts:?}");
         // Unknown pids (reaped orphans) change nothing.
         assert!(s.child_exited(4242, Exit::Code(0), ms(t0, 5000)).is_empty());
+    }
+
+    #[test]
+    fn a_supervisor_dying_quickly_again_and_again_waits_longer_up_to_10_s() {
+        let t0 = Instant::now();
+        let mut s = Scanner::new(T);
+        s.observe(&entry("web", true, LogDir::Absent), t0);
+        let mut t = t0;
+        let mut pid = 10;
+        s.spawned(K, Side::Main, Ok(pid), t);
+        let mut waits = Vec::new();
+        for _ in 0..6 {
+            s.child_exited(pid, Exit::Code(111), t + Duration::from_millis(10));
+            let next = s.deadline().unwrap();
+            waits.push(next.duration_since(t).as_secs());
+            t = next;
+            pid += 1;
+            assert_eq!(s.timeout(t), vec![spawn(K, Side::Main, false)]);
+            s.spawned(K, Side::Main, Ok(pid), t);
+        }
+        assert_eq!(waits, vec![1, 2, 4, 8, 10, 10]);
+        // After a long run, it is restarted at once.
+        let acts = s.child_exited(pid, Exit::Code(111), t + Duration::from_secs(60));
+        assert!(acts.contains(&spawn(K, Side::Main, false)), "{acts:?}");
     }
 
     #[test]
