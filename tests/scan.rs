@@ -723,3 +723,36 @@ fn a_dir_replaced_under_the_same_name_is_a_new_service() {
     assert_eq!(read(&starts).lines().count(), 2);
     stop(&mut scan, &w);
 }
+
+#[test]
+fn a_shutdown_just_after_supervisors_were_killed_stops_what_they_left() {
+    let w = World::new("scan-kill-then-term");
+    w.counter("web");
+    w.safe_logger("web", "web.log");
+    let mut scan = w.scan(&[]);
+    let log = w.out("web.log");
+    wait_until(LIMIT, "lines in the log", || {
+        read(&log).lines().count() >= 20
+    });
+    let daemon = up(&w.sv("web"));
+    let logger = up(&w.sv("web/log"));
+    let sups = [
+        supervisors(scan.pid(), "web"),
+        supervisors(scan.pid(), "web/log"),
+    ];
+    assert!(sups.iter().all(|s| s.len() == 1), "{sups:?}{}", w.show());
+    // The daemon and the logger are left without supervisors, and tend-scan is told to
+    // stop before it restarts them: it must stop the daemon itself, then let the logger
+    // read the pipe to the end.
+    common::unsafe_kill(sups[0][0], 9);
+    common::unsafe_kill(sups[1][0], 9);
+    stop(&mut scan, &w);
+    assert!(!alive(daemon), "the daemon was left running{}", w.show());
+    assert!(!alive(logger), "the logger was left running{}", w.show());
+    let last: u64 = read(&w.out("web.last"))
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("the daemon got no SIGTERM{}", w.show()));
+    assert_numbered(&read(&log), last, "web.log");
+    assert_eq!(read(&w.out("web.starts")).lines().count(), 1);
+}

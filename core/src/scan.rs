@@ -28,6 +28,9 @@ pub const QUICK_DEATH: Duration = Duration::from_secs(10);
 pub const MAX_RESTART_DELAY: Duration = Duration::from_secs(10);
 /// Time before a supervisor that could not be spawned is tried again.
 pub const SPAWN_RETRY: Duration = Duration::from_secs(5);
+/// A process SIGKILLed this long ago and still not reaped is not waited for any more (it
+/// was not the scanner's child after all), so that a shutdown always ends.
+pub const GIVE_UP: Duration = Duration::from_secs(1);
 /// A warning about the same supervisor is repeated at most this often.
 pub const WARN_EVERY: Duration = Duration::from_secs(60);
 
@@ -142,6 +145,11 @@ pub enum Action {
     },
     /// SIGKILL the session of the daemon whose pid the supervisor left in its status file.
     KillDaemon(Key, Side),
+    /// The supervisor was killed: find the daemon (`Main`) or logger (`Log`) it left
+    /// running, from its status file, checked against the process's start time and
+    /// session; send a daemon its down signal and SIGCONT (a logger is left to read to the
+    /// end of the pipe). The loop must report the pid, if any, with [`Scanner::orphan`].
+    Orphan(Key, Side),
     /// Close the scanner's write end of the service's pipe, so the logger can read EOF.
     ClosePipeWrite(Key),
     /// Close what is left of the service's pipe.
@@ -210,14 +218,13 @@ pub enum Goal {
     Replumb,
     /// Leave a running one alone; do not start one.
     Hold,
-    /// End it with this signal, SIGKILL it (and its daemon) at the deadline. `respawn`:
-    /// a supervisor that died is started once more, so that it takes over the daemon it
-    /// may have left behind, and then ended.
+    /// End it with this signal, SIGKILL it (and its daemon) at the deadline.
     End {
         /// The signal that asks it to exit.
         sig: Sig,
-        /// Start it again if it is not running.
-        respawn: bool,
+        /// Its supervisor was killed by a signal and may have left its daemon (or logger)
+        /// running: find that process and see it end too.
+        orphan: bool,
     },
 }
 
@@ -230,6 +237,8 @@ pub enum Step {
     Send(u32, Sig),
     /// SIGKILL it and its daemon's session.
     Kill(u32),
+    /// Look for the process its dead supervisor left behind.
+    Orphan,
 }
 
 /// The transition table of one supervisor: given what is wanted, where it is, the clock
@@ -237,6 +246,9 @@ pub enum Step {
 pub fn drive(goal: Goal, run: Run, now: Instant, kill_at: Option<Instant>) -> (Run, Option<Step>) {
     let due = |at: Instant| at <= now;
     let kill_due = kill_at.is_some_and(due);
+    let give_up = kill_at
+        .and_then(|k| k.checked_add(GIVE_UP))
+        .is_some_and(due);
     match (goal, run) {
         (Goal::Unused, r) => (r, None),
         (Goal::Run | Goal::Replumb, Run::Idle { at }) if due(at) => {
@@ -255,16 +267,16 @@ pub fn drive(goal: Goal, run: Run, now: Instant, kill_at: Option<Instant>) -> (R
             Some(Step::Send(pid, Sig::Hup)),
         ),
         (Goal::Replumb, r @ (Run::Starting | Run::Ending { .. } | Run::Done)) => (r, None),
-        (Goal::Hold, Run::Idle { .. }) => (Run::Done, None),
         (
             Goal::Hold,
-            r @ (Run::Starting | Run::Running { .. } | Run::Ending { .. } | Run::Done),
+            r @ (Run::Idle { .. }
+            | Run::Starting
+            | Run::Running { .. }
+            | Run::Ending { .. }
+            | Run::Done),
         ) => (r, None),
-        (Goal::End { respawn: true, .. }, Run::Idle { at }) if due(at) => {
-            (Run::Starting, Some(Step::Spawn))
-        }
-        (Goal::End { respawn: true, .. }, r @ Run::Idle { .. }) => (r, None),
-        (Goal::End { respawn: false, .. }, Run::Idle { .. }) => (Run::Done, None),
+        (Goal::End { orphan: true, .. }, Run::Idle { .. }) => (Run::Starting, Some(Step::Orphan)),
+        (Goal::End { orphan: false, .. }, Run::Idle { .. }) => (Run::Done, None),
         (Goal::End { sig, .. }, Run::Running { pid }) => (
             Run::Ending {
                 pid,
@@ -288,6 +300,7 @@ pub fn drive(goal: Goal, run: Run, now: Instant, kill_at: Option<Instant>) -> (R
             },
             Some(Step::Kill(pid)),
         ),
+        (Goal::End { .. }, Run::Ending { killed: true, .. }) if give_up => (Run::Done, None),
         // Told to exit for another reason (HUP to re-plumb): now it must go down.
         (
             Goal::End { sig, .. },
@@ -312,8 +325,11 @@ pub fn drive(goal: Goal, run: Run, now: Instant, kill_at: Option<Instant>) -> (R
 /// the result is not in the future, `drive` changes the state.
 pub fn wakeup(goal: Goal, run: Run, kill_at: Option<Instant>) -> Option<Instant> {
     match (goal, run) {
-        (Goal::Run | Goal::Replumb | Goal::End { respawn: true, .. }, Run::Idle { at }) => Some(at),
+        (Goal::Run | Goal::Replumb, Run::Idle { at }) => Some(at),
         (Goal::End { .. }, Run::Ending { killed: false, .. }) => kill_at,
+        (Goal::End { .. }, Run::Ending { killed: true, .. }) => {
+            kill_at.and_then(|k| k.checked_add(GIVE_UP))
+        }
         (
             Goal::Unused | Goal::Run | Goal::Replumb | Goal::Hold | Goal::End { .. },
             Run::Idle { .. } | Run::Starting | Run::Running { .. } | Run::Ending { .. } | Run::Done,
@@ -332,6 +348,8 @@ pub struct Slot {
     last_warn: Option<Instant>,
     /// Its last end was by a signal: its daemon may still be running, unsupervised.
     orphan_risk: bool,
+    /// The process its supervisor left behind was looked for (once per service).
+    orphan_checked: bool,
     /// Its deaths in a row: the last one, plus those before it that came soon after a
     /// start.
     quick_deaths: u32,
@@ -346,6 +364,7 @@ impl Slot {
             last_start: None,
             last_warn: None,
             orphan_risk: false,
+            orphan_checked: false,
             quick_deaths: 0,
             piped: false,
         }
@@ -459,10 +478,10 @@ impl Service {
                 let log = if self.logged { Goal::Run } else { Goal::Unused };
                 (main, log)
             }
-            Phase::Stopping { why, .. } => {
+            Phase::Stopping { .. } => {
                 let main = Goal::End {
                     sig: Sig::Term,
-                    respawn: *why == Why::Shutdown && self.main.orphan_risk,
+                    orphan: self.main.orphan_risk && !self.main.orphan_checked,
                 };
                 let log = if !self.logged {
                     Goal::Unused
@@ -471,7 +490,7 @@ impl Service {
                 } else {
                     Goal::End {
                         sig: Sig::Hup,
-                        respawn: false,
+                        orphan: self.log.orphan_risk && !self.log.orphan_checked,
                     }
                 };
                 (main, log)
@@ -682,6 +701,37 @@ impl Scanner {
         out
     }
 
+    /// The outcome of an [`Action::Orphan`]: the pid of the process the dead supervisor
+    /// left running (a child of the scanner now, which must be a subreaper), if any.
+    pub fn orphan(&mut self, key: Key, side: Side, pid: Option<u32>, now: Instant) -> Vec<Action> {
+        let mut out = Vec::new();
+        let Some(svc) = self.services.get_mut(&key) else {
+            return out;
+        };
+        let slot = svc.slot(side);
+        if slot.run != Run::Starting {
+            return out;
+        }
+        slot.orphan_checked = true;
+        slot.run = match pid {
+            Some(pid) => {
+                self.pids.insert(pid, (key, side));
+                let sig = match side {
+                    Side::Main => Sig::Term,
+                    Side::Log => Sig::Hup,
+                };
+                Run::Ending {
+                    pid,
+                    sig,
+                    killed: false,
+                }
+            }
+            None => Run::Done,
+        };
+        self.settle(key, now, &mut out);
+        out
+    }
+
     /// A child was reaped. Unknown pids (orphans that were reparented to the scanner) are
     /// ignored.
     pub fn child_exited(&mut self, pid: u32, exit: Exit, now: Instant) -> Vec<Action> {
@@ -696,6 +746,7 @@ impl Scanner {
             Phase::Active => true,
             Phase::Pending | Phase::Stopping { .. } => false,
         };
+        let stopping = matches!(svc.phase, Phase::Stopping { .. });
         let shown = svc.show(side);
         let slot = svc.slot(side);
         let by_signal = matches!(exit, Exit::Signal(_));
@@ -726,6 +777,20 @@ impl Scanner {
                 slot.run = Run::Idle {
                     at: slot.next_start(now),
                 };
+            }
+            // Killed, and not by us, while stopping: its daemon may be left running. The
+            // goal decides whether to look for it.
+            (
+                false,
+                Run::Running { pid: p }
+                | Run::Ending {
+                    pid: p,
+                    killed: false,
+                    ..
+                },
+            ) if p == pid && by_signal && stopping => {
+                slot.orphan_risk = true;
+                slot.run = Run::Idle { at: now };
             }
             (false, Run::Running { pid: p } | Run::Ending { pid: p, .. }) if p == pid => {
                 slot.run = Run::Done;
@@ -907,6 +972,7 @@ impl Scanner {
                         piped: svc.logged,
                     }),
                     Some(Step::Send(pid, sig)) => out.push(Action::Signal { pid, sig }),
+                    Some(Step::Orphan) => out.push(Action::Orphan(key, side)),
                     Some(Step::Kill(pid)) => {
                         out.push(Action::Say(
                             Level::Warning,
@@ -1014,15 +1080,15 @@ mod tests {
         let now = ms(t0, 500);
         let end_term = Goal::End {
             sig: Sig::Term,
-            respawn: false,
+            orphan: false,
         };
-        let end_respawn = Goal::End {
+        let end_orphan = Goal::End {
             sig: Sig::Term,
-            respawn: true,
+            orphan: true,
         };
         let end_hup = Goal::End {
             sig: Sig::Hup,
-            respawn: false,
+            orphan: false,
         };
         let ending = |sig, killed| Run::Ending {
             pid: 7,
@@ -1047,12 +1113,12 @@ mod tests {
             (Replumb, running, None, ending(Sig::Hup, false), Some(Step::Send(7, Sig::Hup))),
             (Replumb, ending(Sig::Hup, false), None, ending(Sig::Hup, false), None),
             (Replumb, Run::Starting, None, Run::Starting, None),
-            (Hold, Run::Idle { at: future }, None, Run::Done, None),
+            (Hold, Run::Idle { at: future }, None, Run::Idle { at: future }, None),
             (Hold, running, None, running, None),
             (Hold, Run::Done, None, Run::Done, None),
             (end_term, Run::Idle { at: future }, Some(future), Run::Done, None),
-            (end_respawn, Run::Idle { at: future }, Some(future), Run::Idle { at: future }, None),
-            (end_respawn, Run::Idle { at: past }, Some(future), Run::Starting, Some(Step::Spawn)),
+            (end_orphan, Run::Idle { at: future }, Some(future), Run::Starting, Some(Step::Orphan)),
+            (end_orphan, Run::Idle { at: past }, Some(past), Run::Starting, Some(Step::Orphan)),
             (end_term, running, Some(future), ending(Sig::Term, false), Some(Step::Send(7, Sig::Term))),
             (end_hup, running, Some(future), ending(Sig::Hup, false), Some(Step::Send(7, Sig::Hup))),
             (end_term, ending(Sig::Term, false), Some(future), ending(Sig::Term, false), None),
@@ -1076,6 +1142,16 @@ mod tests {
                 assert_ne!(drive(goal, run, now, kill).0, run, "row {i} would spin");
             }
         }
+        // SIGKILLed long ago and still not reaped: not ours, given up.
+        let later = now + GIVE_UP;
+        assert_eq!(
+            drive(end_term, ending(Sig::Term, true), later, Some(now)),
+            (Run::Done, None)
+        );
+        assert_eq!(
+            wakeup(end_term, ending(Sig::Term, true), Some(now)),
+            Some(later)
+        );
     }
 
     fn entry(name: &str, run: bool, log: LogDir) -> Entry {
@@ -1407,24 +1483,75 @@ mod tests {
     }
 
     #[test]
-    fn shutdown_takes_over_an_orphaned_daemon_before_stopping_it() {
+    fn shutdown_stops_what_killed_supervisors_left_behind() {
         let t0 = Instant::now();
         let mut s = logged(t0);
-        // The supervisor was SIGKILLed; its daemon may still run. Shutdown before the
-        // restart: the supervisor is started once more (it adopts the daemon), then ended.
+        // Both supervisors were SIGKILLed; the daemon and the logger may still run (as
+        // the scanner's children). Shutdown comes before their restart.
         s.child_exited(10, Exit::Signal(9), ms(t0, 300));
+        s.child_exited(20, Exit::Signal(9), ms(t0, 300));
         assert_eq!(
             s.shutdown(ms(t0, 400)),
-            vec![Action::Say(Level::Info, "stopping 1 service".into())]
+            vec![
+                Action::Say(Level::Info, "stopping 1 service".into()),
+                Action::Orphan(K, Side::Main)
+            ]
         );
-        assert_eq!(s.timeout(ms(t0, 1000)), vec![spawn(K, Side::Main, true)]);
+        // The loop found the daemon, pid 99, and sent it its down signal.
+        assert!(s.orphan(K, Side::Main, Some(99), ms(t0, 400)).is_empty());
+        assert_eq!(s.deadline(), Some(ms(t0, 5400)));
+        // It exits: the logger's turn; the logger, pid 98, reads to the end of the pipe.
         assert_eq!(
-            s.spawned(K, Side::Main, Ok(12), ms(t0, 1000)),
-            vec![Action::Signal {
-                pid: 12,
-                sig: Sig::Term
-            }]
+            s.child_exited(99, Exit::Code(0), ms(t0, 500)),
+            vec![Action::ClosePipeWrite(K), Action::Orphan(K, Side::Log)]
         );
+        assert!(s.orphan(K, Side::Log, Some(98), ms(t0, 500)).is_empty());
+        assert_eq!(
+            s.child_exited(98, Exit::Code(0), ms(t0, 600)),
+            vec![Action::ClosePipe(K)]
+        );
+        assert!(s.done());
+    }
+
+    #[test]
+    fn a_supervisor_killed_during_a_stop_leaves_no_daemon() {
+        let t0 = Instant::now();
+        let mut s = logged(t0);
+        s.shutdown(t0);
+        // SIGKILLed by someone else while bringing its daemon down.
+        assert_eq!(
+            s.child_exited(10, Exit::Signal(9), ms(t0, 100)),
+            vec![Action::Orphan(K, Side::Main)]
+        );
+        assert!(s.orphan(K, Side::Main, Some(99), ms(t0, 100)).is_empty());
+        // Once only: the daemon dies by its signal, and that is the end of it.
+        assert_eq!(
+            s.child_exited(99, Exit::Signal(15), ms(t0, 200)),
+            vec![
+                Action::ClosePipeWrite(K),
+                Action::Signal {
+                    pid: 20,
+                    sig: Sig::Hup
+                }
+            ]
+        );
+        // Nothing found: done with that side.
+        let mut s = logged(t0);
+        s.shutdown(t0);
+        s.child_exited(10, Exit::Signal(9), ms(t0, 100));
+        let acts = s.orphan(K, Side::Main, None, ms(t0, 100));
+        assert_eq!(acts[0], Action::ClosePipeWrite(K));
+        // Not after the scanner's own SIGKILL at the deadline.
+        let mut s = logged(t0);
+        s.shutdown(t0);
+        s.timeout(ms(t0, 5000));
+        let acts = s.child_exited(10, Exit::Signal(9), ms(t0, 5001));
+        assert_eq!(acts[0], Action::ClosePipeWrite(K));
+        // A removed dir is looked at too (the loop finds nothing if it is gone).
+        let mut s = logged(t0);
+        s.scan(&[], t0);
+        let acts = s.child_exited(10, Exit::Signal(9), ms(t0, 1));
+        assert_eq!(acts, vec![Action::Orphan(K, Side::Main)]);
     }
 
     #[test]

@@ -24,6 +24,7 @@ use signal_hook::iterator::backend::SignalDelivery;
 use signal_hook::iterator::exfiltrator::SignalOnly;
 use tend::{fatal, say, usage, warn};
 use tend_core::scan::{Action, Entry, Exit, Key, Level, LogDir, Mask, Scanner, Side, Sig};
+use tend_core::status::RunState;
 use tend_core::{Ctx, Error};
 
 const PROG: &str = "tend-scan";
@@ -76,15 +77,19 @@ fn parse_args(argv: impl IntoIterator<Item = OsString>) -> Result<Args, lexopt::
 fn run(args: &Args) -> Result<(), Error> {
     raise_fd_limit();
     // Any nonzero argument turns the flag on: orphans below us become our children.
-    if let Err(errno) = rustix::process::set_child_subreaper(Some(Pid::INIT)) {
-        warn(
-            PROG,
-            format_args!(
-                "unable to become a child subreaper: {}",
-                tend_core::error::describe(errno)
-            ),
-        );
-    }
+    let subreaper = match rustix::process::set_child_subreaper(Some(Pid::INIT)) {
+        Ok(()) => true,
+        Err(errno) => {
+            warn(
+                PROG,
+                format_args!(
+                    "unable to become a child subreaper: {}",
+                    tend_core::error::describe(errno)
+                ),
+            );
+            rustix::process::getpid() == Pid::INIT
+        }
+    };
     let shown = args.dir.to_string_lossy().into_owned();
     std::env::set_current_dir(&args.dir).ctx(|| format!("change directory to {shown}"))?;
     let inot = inotify::init(CreateFlags::CLOEXEC | CreateFlags::NONBLOCK)
@@ -108,6 +113,7 @@ fn run(args: &Args) -> Result<(), Error> {
         watched: HashMap::new(),
         pipes: HashMap::new(),
         rescan: true,
+        subreaper,
     };
     while !world.scanner.done() {
         if std::mem::take(&mut world.rescan) {
@@ -133,7 +139,11 @@ fn run(args: &Args) -> Result<(), Error> {
             (!fds[0].revents().is_empty(), !fds[1].revents().is_empty())
         };
         if sig_ready {
-            for sig in sigs.pending() {
+            // Reap first: a supervisor that died just before a SIGTERM must be known dead
+            // when the shutdown decides what to do with it.
+            let mut pending: Vec<i32> = sigs.pending().collect();
+            pending.sort_by_key(|&sig| sig != SIGCHLD);
+            for sig in pending {
                 match sig {
                     SIGCHLD => world.reap(),
                     SIGTERM | SIGINT => {
@@ -167,6 +177,8 @@ struct World {
     pipes: HashMap<Key, (Option<OwnedFd>, Option<OwnedFd>)>,
     /// A full scan is due.
     rescan: bool,
+    /// Orphans below us become our children (so we can wait for them).
+    subreaper: bool,
 }
 
 impl World {
@@ -329,6 +341,13 @@ impl World {
                     }
                 }
                 Action::KillDaemon(key, side) => self.kill_daemon(key, side),
+                Action::Orphan(key, side) => {
+                    let pid = self.stop_orphan(key, side);
+                    let more = self.scanner.orphan(key, side, pid, Instant::now());
+                    for a in more.into_iter().rev() {
+                        todo.push_front(a);
+                    }
+                }
                 Action::ClosePipeWrite(key) => {
                     if let Some(p) = self.pipes.get_mut(&key) {
                         p.1 = None;
@@ -432,6 +451,34 @@ impl World {
                 .map_err(|e| e.to_string())
         };
         Ok((dup(&ends.0)?, dup(&ends.1)?))
+    }
+
+    /// Finds the daemon (or logger) a killed supervisor left running, as the supervisor's
+    /// status and info files describe it, checked against the process's start time and
+    /// session so that a reused pid is never taken for it. A daemon gets its down signal
+    /// and SIGCONT; a logger is left to read its pipe to the end. Only a subreaper (or
+    /// process 1) can wait for such a process, so without that nothing is looked for.
+    fn stop_orphan(&self, key: Key, side: Side) -> Option<u32> {
+        if !self.subreaper {
+            return None;
+        }
+        let path = self.path(key, side)?;
+        let st = tend_core::control::read_status(&path).ok()?;
+        if st.state != RunState::Run || st.pid == 0 {
+            return None;
+        }
+        let info = tend_core::control::read_info(&path)?;
+        let ps = tend_core::procstat::read(st.pid)?;
+        if info.pstart != Some(ps.start) || ps.session != st.pid || ps.zombie {
+            return None;
+        }
+        let pid = i32::try_from(st.pid).ok().and_then(Pid::from_raw)?;
+        if side == Side::Main {
+            let (settings, _) = tend_core::svdir::Settings::read(&path);
+            let _ = rustix::process::kill_process(pid, settings.down_signal);
+            let _ = rustix::process::kill_process(pid, Signal::CONT);
+        }
+        Some(st.pid)
     }
 
     /// SIGKILLs the session of the daemon a supervisor left in its status file.
