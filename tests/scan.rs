@@ -756,3 +756,39 @@ fn a_shutdown_just_after_supervisors_were_killed_stops_what_they_left() {
     assert_numbered(&read(&log), last, "web.log");
     assert_eq!(read(&w.out("web.starts")).lines().count(), 1);
 }
+
+#[test]
+fn usage_and_setup_errors() {
+    let usage = "tend-scan: usage: tend-scan [ -t timeout ] [ scandir ]\n";
+    let cases: [(&[&str], i32, String); 4] = [
+        (
+            &["a", "b"],
+            100,
+            format!("tend-scan: fatal: unexpected argument \"b\"\n{usage}"),
+        ),
+        (
+            &["-t", "soon", "x"],
+            100,
+            format!(
+                "tend-scan: fatal: unable to parse timeout \"soon\": expected number at 0\n{usage}"
+            ),
+        ),
+        (&["-x"], 100, format!("tend-scan: fatal: invalid option '-x'\n{usage}")),
+        (
+            &["/nonexistent/scan"],
+            111,
+            "tend-scan: fatal: unable to change directory to /nonexistent/scan: file does not exist\n"
+                .into(),
+        ),
+    ];
+    for (args, code, err) in cases {
+        let out = common::run(Command::new(env!("CARGO_BIN_EXE_tend-scan")).args(args));
+        let (stdout, stderr) = common::texts(&out);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+        assert_eq!(
+            (stdout.as_str(), stderr.as_str()),
+            ("", err.as_str()),
+            "{args:?}"
+        );
+    }
+}

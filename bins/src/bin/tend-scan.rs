@@ -60,7 +60,7 @@ fn parse_args(argv: impl IntoIterator<Item = OsString>) -> Result<Args, lexopt::
                 let v = p.value()?;
                 let text = v.to_string_lossy();
                 timeout = humantime::parse_duration(&text).map_err(|e| {
-                    lexopt::Error::from(format!("bad timeout {text}: {e}").as_str())
+                    lexopt::Error::from(format!("unable to parse timeout {text:?}: {e}").as_str())
                 })?;
             }
             Value(v) if dir.is_none() => dir = Some(PathBuf::from(v)),
