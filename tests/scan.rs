@@ -183,7 +183,12 @@ fn assert_stays(dur: Duration, what: &str, mut cond: impl FnMut() -> bool) {
 
 /// SIGTERMs tend-scan and checks that it exits 0 (bounded).
 fn stop(scan: &mut Daemon, w: &World) {
-    scan.signal(15);
+    stop_with(scan, w, 15);
+}
+
+/// Sends tend-scan SIG and checks that it exits 0 (bounded).
+fn stop_with(scan: &mut Daemon, w: &World, sig: i32) {
+    scan.signal(sig);
     let st = scan.wait_exit(LIMIT);
     assert!(st.success(), "tend-scan exited {st:?}{}", w.show());
 }
@@ -416,7 +421,8 @@ fn a_renamed_dir_keeps_its_daemon() {
         sup,
         "the supervisor was replaced"
     );
-    stop(&mut scan, &w);
+    // SIGINT (a Ctrl-C) shuts down like SIGTERM.
+    stop_with(&mut scan, &w, 2);
     assert!(!alive(pid));
 }
 
