@@ -7,6 +7,7 @@ pub mod control;
 pub mod error;
 pub mod info;
 pub mod procstat;
+pub mod report;
 pub mod scan;
 pub mod status;
 pub mod supervise;
