@@ -1,10 +1,11 @@
 //! tend-scan, run for real with the real tend-supervise.
 //!
-//! Loggers: until tend-log is on this branch, a logger's `run` is a stand-in that appends
-//! its stdin to a file in the test's temp dir: `cat`, or, where a logger is restarted
-//! while lines flow, a perl one-liner that copies one byte at a time and exits between
-//! bytes on SIGTERM (cat can be killed between its read and its write and lose what it
-//! read, which would blame the scanner for the stand-in's loss).
+//! Loggers: the tests were written before tend-log existed, so most use a stand-in whose
+//! `run` appends its stdin to a file in the test's temp dir: `cat`, or, where a logger is
+//! restarted while lines flow, a perl one-liner that copies one byte at a time and exits
+//! between bytes on SIGTERM (cat can be killed between its read and its write and lose
+//! what it read, which would blame the scanner for the stand-in's loss). The ten-restarts
+//! test runs once with that stand-in and once with the real tend-log.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
 
@@ -311,22 +312,42 @@ fn the_daemons_last_words_reach_the_logger_on_shutdown() {
 #[test]
 fn ten_logger_restarts_lose_and_double_nothing() {
     let w = World::new("scan-log-restarts");
-    w.counter("web");
     w.safe_logger("web", "web.log");
-    let mut scan = w.scan(&[]);
     let log = w.out("web.log");
-    wait_until(LIMIT, "lines in the log", || {
-        read(&log).lines().count() >= 20
-    });
+    ten_logger_restarts(&w, || read(&log));
+}
+
+#[test]
+fn ten_restarts_of_tend_log_lose_and_double_nothing() {
+    let w = World::new("scan-tend-log-restarts");
+    let logdir = w.out("weblog");
+    write_exec(
+        &w.sv("web/log/run"),
+        &format!(
+            "#!/bin/sh\necho $$ >>'{}'\nexec '{}' -t none '{}'\n",
+            w.out("web.log.starts").display(),
+            env!("CARGO_BIN_EXE_tend-log"),
+            logdir.display()
+        ),
+    );
+    ten_logger_restarts(&w, || logdir_text(&logdir));
+}
+
+/// Runs the counter into the logger of `w`, restarts the logger ten times (`svc -t`), and
+/// checks that what `text` reads is every number once, in order.
+fn ten_logger_restarts(w: &World, text: impl Fn() -> String) {
+    w.counter("web");
+    let mut scan = w.scan(&[]);
+    wait_until(LIMIT, "lines in the log", || text().lines().count() >= 20);
     for i in 0..10 {
         let old = up(&w.sv("web/log"));
-        let before = read(&log).len();
+        let before = text().len();
         tend_core::control::send(&w.sv("web/log"), b"t").unwrap();
         wait_until(LIMIT, &format!("logger restart {i}"), || {
             // Quick restarts make the supervisor back off; `u` cuts that short (the 1 s
             // spacing between starts still holds).
             let _ = tend_core::control::send(&w.sv("web/log"), b"u");
-            daemon_pid(&w.sv("web/log")).is_some_and(|p| p != old) && read(&log).len() > before + 20
+            daemon_pid(&w.sv("web/log")).is_some_and(|p| p != old) && text().len() > before + 20
         });
     }
     tend_core::control::send(&w.sv("web"), b"d").unwrap();
@@ -336,12 +357,26 @@ fn ten_logger_restarts_lose_and_double_nothing() {
     });
     let last: u64 = read(&last_file).trim().parse().unwrap();
     wait_until(LIMIT, "the logger to catch up", || {
-        read(&log).lines().last() == Some(last.to_string().as_str())
+        text().lines().last() == Some(last.to_string().as_str())
     });
-    assert_numbered(&read(&log), last, "web.log");
+    assert_numbered(&text(), last, "the log");
     assert_eq!(read(&w.out("web.log.starts")).lines().count(), 11);
     assert_eq!(read(&w.out("web.starts")).lines().count(), 1);
-    stop(&mut scan, &w);
+    stop(&mut scan, w);
+}
+
+/// Everything in a logdir, oldest first: archives (`@...`, named by time), then `current`.
+fn logdir_text(dir: &Path) -> String {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('@'))
+        .collect();
+    names.sort();
+    names.push("current".into());
+    names.iter().map(|n| read(&dir.join(n))).collect()
 }
 
 #[test]
