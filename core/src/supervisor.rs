@@ -16,7 +16,10 @@ use crate::tai::Tai64n;
 /// Least time between two starts of `run`.
 pub const MIN_SPACING: Duration = Duration::from_secs(1);
 /// A run that ends sooner than this after its start counts as a quick death (backoff grows).
-pub const QUICK_DEATH: Duration = Duration::from_secs(10);
+pub const QUICK_DEATH: Duration = Duration::from_secs(1);
+/// A run that lasts this long clears the quick-death count (backoff over). Runs between
+/// the two leave the count as it is: neither a crash loop nor proof of health.
+pub const STABLE: Duration = Duration::from_secs(10);
 /// The longest backoff delay.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
@@ -260,12 +263,10 @@ impl Supervisor {
             }
             (State::Run, Event::RunExited(exit)) => {
                 self.info.exit = exit;
-                let quick = self
-                    .started
-                    .is_none_or(|s| now.mono.duration_since(s) < QUICK_DEATH);
-                if !quick {
+                let ran = self.started.map(|s| now.mono.duration_since(s));
+                if ran.is_some_and(|r| r >= STABLE) {
                     self.fails = 0;
-                } else if !self.signalled {
+                } else if ran.is_none_or(|r| r < QUICK_DEATH) && !self.signalled {
                     self.fails = self.fails.saturating_add(1);
                 }
                 self.state = State::Finish;
@@ -693,6 +694,29 @@ mod tests {
             s.step(Event::RunExited(Some(Exit::Signal(15))), at(t0, ms));
             s.step(Event::FinishExited, at(t0, ms));
             assert_eq!(s.info.backoff, None);
+            assert_eq!(
+                s.deadline(),
+                Some(t0 + Duration::from_millis(ms)),
+                "restart at once"
+            );
+        }
+    }
+
+    #[test]
+    fn runs_killed_after_a_second_do_not_back_off() {
+        let t0 = Instant::now();
+        let mut s = Supervisor::new(Settings::default(), at(t0, 0), 7);
+        let mut ms = 0;
+        for pid in 1..=10 {
+            assert_eq!(
+                acts(s.step(Event::Tick, at(t0, ms))),
+                vec![Action::SpawnRun],
+                "start {pid}"
+            );
+            s.step(Event::RunStarted(pid), at(t0, ms));
+            ms += 1600;
+            s.step(Event::RunExited(Some(Exit::Signal(9))), at(t0, ms));
+            s.step(Event::FinishExited, at(t0, ms));
             assert_eq!(
                 s.deadline(),
                 Some(t0 + Duration::from_millis(ms)),
