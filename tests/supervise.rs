@@ -168,7 +168,7 @@ fn starts_run_and_keeps_the_supervise_dir_in_runit_format() {
             .permissions()
             .mode()
             & 0o777,
-        0o700
+        0o755
     );
     assert_eq!(s.info("run"), "ok");
     assert_eq!(s.info("starts"), "1");
@@ -675,4 +675,63 @@ fn killed_supervisor_is_replaced_without_a_second_copy() {
     s.ctl(b"d");
     s.wait_down();
     assert!(!alive(pid2 as i32));
+}
+
+/// Runs `sh -c script` in the test dir as uid 65534 (nobody) and group `gid`.
+fn as_nobody(dir: &Path, gid: u32, script: &str) -> std::process::Output {
+    run(Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            &format!("--regid={gid}"),
+            "--clear-groups",
+            "sh",
+            "-c",
+            script,
+        ])
+        .current_dir(dir))
+}
+
+#[test]
+fn control_is_the_owners_status_is_everyones_and_control_group_delegates() {
+    if !Path::new("/usr/bin/setpriv").exists() || rustix::process::geteuid().as_raw() != 0 {
+        assert!(
+            std::env::var_os("TEND_REQUIRE_ROOT_TESTS").is_none(),
+            "needs root and setpriv"
+        );
+        eprintln!("skipped: needs root and setpriv");
+        return;
+    }
+    let mut s = Svc::new("perms", "#!/bin/sh\nexec sleep 1000\n");
+    s.start();
+    let pid = s.wait_up(0);
+    let o = as_nobody(
+        s.tmp.path(),
+        65534,
+        "od -An -tx1 sv/supervise/status >/dev/null && cat sv/supervise/stat",
+    );
+    assert_eq!(
+        texts(&o).0,
+        "run\n",
+        "status readable by all: {:?}",
+        texts(&o)
+    );
+    let o = as_nobody(s.tmp.path(), 65534, "printf d > sv/supervise/control");
+    assert!(!o.status.success());
+    assert!(texts(&o).1.contains("Permission denied"), "{:?}", texts(&o));
+    assert!(alive(pid as i32));
+    // With control-group 4242, a member of that group may control it.
+    s.ctl(b"x");
+    s.ctl(b"d");
+    s.sup().wait_exit(LIMIT);
+    fs::write(s.dir().join("control-group"), "4242\n").unwrap();
+    s.start();
+    let pid = s.wait_up(0);
+    let m = fs::metadata(s.dir().join("supervise/control")).unwrap();
+    assert_eq!((m.gid(), m.permissions().mode() & 0o777), (4242, 0o620));
+    let o = as_nobody(s.tmp.path(), 4242, "printf d > sv/supervise/control");
+    assert!(o.status.success(), "{:?}", texts(&o));
+    s.wait_down();
+    assert!(!alive(pid as i32));
+    let o = as_nobody(s.tmp.path(), 65534, "printf u > sv/supervise/control");
+    assert!(!o.status.success(), "other groups are still refused");
 }

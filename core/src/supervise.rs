@@ -32,7 +32,10 @@ impl SuperviseDir {
     /// `shown` is the service dir as the user named it, for messages. A dangling
     /// `supervise` symlink is followed and its target created. A lock held by another
     /// process is [`Error::Busy`].
-    pub fn open(shown: &str) -> Result<SuperviseDir, Error> {
+    ///
+    /// `control_group`, when given, may also control the service: the fifos get that
+    /// group and mode 0620; otherwise they are 0600, the owner's alone.
+    pub fn open(shown: &str, control_group: Option<u32>) -> Result<SuperviseDir, Error> {
         let name = format!("{shown}/supervise");
         make_supervise_dir(&name)?;
         let lock = fs::open(
@@ -55,8 +58,8 @@ impl SuperviseDir {
                 })
             }
         }
-        make_fifo("supervise/control", &name)?;
-        make_fifo("supervise/ok", &name)?;
+        make_fifo("supervise/control", &name, control_group)?;
+        make_fifo("supervise/ok", &name, control_group)?;
         let rd = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC;
         let control = fs::open("supervise/control", rd, Mode::empty())
             .ctx(|| format!("open {name}/control"))?;
@@ -123,9 +126,9 @@ pub fn write_all(fd: impl AsFd, mut data: &[u8]) -> rustix::io::Result<()> {
     Ok(())
 }
 
-/// Creates `supervise/` mode 0700, following a dangling symlink to create its target.
+/// Creates `supervise/` mode 0755 (status readable by all; the fifos are 0600), following a dangling symlink to create its target.
 fn make_supervise_dir(name: &str) -> Result<(), Error> {
-    match fs::mkdir("supervise", Mode::from_raw_mode(0o700)) {
+    match fs::mkdir("supervise", Mode::from_raw_mode(0o755)) {
         Ok(()) => return Ok(()),
         Err(Errno::EXIST) => {}
         Err(errno) => {
@@ -146,7 +149,7 @@ fn make_supervise_dir(name: &str) -> Result<(), Error> {
                 fs::readlink("supervise", Vec::new()).ctx(|| format!("readlink {name}"))?;
             let target = target.to_string_lossy().into_owned();
             std::fs::create_dir_all(Path::new(&target)).ctx(|| format!("mkdir {target}"))?;
-            fs::chmod(target.as_str(), Mode::from_raw_mode(0o700)).ctx(|| format!("chmod {target}"))
+            fs::chmod(target.as_str(), Mode::from_raw_mode(0o755)).ctx(|| format!("chmod {target}"))
         }
         Err(errno) => Err(Error::Sys {
             op: format!("stat {name}"),
@@ -156,7 +159,7 @@ fn make_supervise_dir(name: &str) -> Result<(), Error> {
 }
 
 /// Makes `path` a fifo of mode 0600, keeping an existing fifo.
-fn make_fifo(path: &str, name: &str) -> Result<(), Error> {
+fn make_fifo(path: &str, name: &str, group: Option<u32>) -> Result<(), Error> {
     let file = path.rsplit('/').next().unwrap_or(path);
     match fs::mknodat(
         fs::CWD,
@@ -179,6 +182,15 @@ fn make_fifo(path: &str, name: &str) -> Result<(), Error> {
             "unable to use {name}/{file}: not a fifo"
         )));
     }
-    // mknod obeys the umask; the mode must be exactly 0600 all the same.
-    fs::chmod(path, Mode::from_raw_mode(0o600)).ctx(|| format!("chmod {name}/{file}"))
+    // mknod obeys the umask; the mode must be exactly what we say all the same.
+    let mode = match group {
+        Some(gid) => {
+            let gid = Some(rustix::fs::Gid::from_raw(gid));
+            fs::chownat(fs::CWD, path, None, gid, fs::AtFlags::SYMLINK_NOFOLLOW)
+                .ctx(|| format!("chgrp {name}/{file}"))?;
+            0o620
+        }
+        None => 0o600,
+    };
+    fs::chmod(path, Mode::from_raw_mode(mode)).ctx(|| format!("chmod {name}/{file}"))
 }

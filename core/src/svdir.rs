@@ -113,6 +113,36 @@ impl Settings {
     }
 }
 
+/// Reads `control-group`: a group name (looked up in /etc/group) or a numeric gid whose
+/// members may control the service. `Ok(None)` when the file is absent; a complaint when
+/// it is unreadable or names no group (the fifos then stay the owner's alone).
+pub fn read_control_group(dir: &Path) -> Result<Option<u32>, String> {
+    let mut bad = Vec::new();
+    let Some(text) = read_small(dir, "control-group", &mut bad) else {
+        return match bad.pop() {
+            Some(b) => Err(b),
+            None => Ok(None),
+        };
+    };
+    let name = text.trim();
+    if let Ok(gid) = name.parse::<u32>() {
+        return Ok(Some(gid));
+    }
+    let groups = std::fs::read_to_string("/etc/group").unwrap_or_default();
+    lookup_group(&groups, name)
+        .map(Some)
+        .ok_or_else(|| format!("ignoring control-group: no such group: {name}"))
+}
+
+/// Finds a group's gid in the text of /etc/group.
+fn lookup_group(etc_group: &str, name: &str) -> Option<u32> {
+    etc_group.lines().find_map(|line| {
+        let mut f = line.split(':');
+        (f.next()? == name).then_some(())?;
+        f.nth(1)?.parse().ok()
+    })
+}
+
 fn ms_complaint(file: &str, text: &str) -> String {
     format!(
         "ignoring {file}: not a number of milliseconds up to {MAX_TIMEOUT_MS}: {}",
@@ -167,6 +197,29 @@ pub fn join_show(dir: &Path, file: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn groups_by_name_or_number() {
+        let etc = "root:x:0:\nwheel:x:10:alice,bob\nbroken\nweb:x:nope:\n";
+        assert_eq!(lookup_group(etc, "wheel"), Some(10));
+        assert_eq!(lookup_group(etc, "root"), Some(0));
+        assert_eq!(lookup_group(etc, "web"), None);
+        assert_eq!(lookup_group(etc, "broken"), None);
+        assert_eq!(lookup_group(etc, "nobody-here"), None);
+        let d = std::env::temp_dir().join(format!("tend-cgroup-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        assert_eq!(read_control_group(&d), Ok(None));
+        std::fs::write(d.join("control-group"), "4242\n").unwrap();
+        assert_eq!(read_control_group(&d), Ok(Some(4242)));
+        std::fs::write(d.join("control-group"), "root\n").unwrap();
+        assert_eq!(read_control_group(&d), Ok(Some(0)));
+        std::fs::write(d.join("control-group"), "no-such-group-here\n").unwrap();
+        assert_eq!(
+            read_control_group(&d),
+            Err("ignoring control-group: no such group: no-such-group-here".into())
+        );
+        std::fs::remove_dir_all(&d).unwrap();
+    }
 
     #[test]
     fn names_resolve_against_svdir() {

@@ -103,7 +103,11 @@ fn now() -> Now {
 }
 
 fn serve(prog: &str, shown: &str) -> Result<(), Error> {
-    let sdir = SuperviseDir::open(shown)?;
+    let group = tend_core::svdir::read_control_group(Path::new(".")).unwrap_or_else(|why| {
+        warn(prog, why);
+        None
+    });
+    let sdir = SuperviseDir::open(shown, group)?;
     let (rd, wr) = UnixStream::pair().ctx(|| "create selfpipe".into())?;
     let mut sigs =
         SignalDelivery::with_pipe(rd, wr, SignalOnly, [SIGCHLD, SIGTERM, SIGHUP, SIGINT])
