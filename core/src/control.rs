@@ -1,4 +1,5 @@
 //! The supervise dir, client side: is a supervisor there, send it commands, read its status.
+use std::os::fd::OwnedFd;
 use std::path::Path;
 
 use rustix::fs::{self, Mode, OFlags};
@@ -15,11 +16,7 @@ use crate::svdir::join_show;
 /// `Ok(false)` when the fifo has no reader (ENXIO) or does not exist (ENOENT, also for a
 /// missing DIR); other failures are errors.
 pub fn is_supervised(dir: &Path) -> Result<bool, Error> {
-    match fs::open(
-        dir.join("supervise/ok"),
-        OFlags::WRONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
-        Mode::empty(),
-    ) {
+    match open_ok(dir) {
         Ok(_) => Ok(true),
         Err(Errno::NXIO | Errno::NOENT) => Ok(false),
         Err(errno) => Err(Error::Sys {
@@ -27,6 +24,17 @@ pub fn is_supervised(dir: &Path) -> Result<bool, Error> {
             errno,
         }),
     }
+}
+
+/// Opens `DIR/supervise/ok` for writing without blocking: succeeds only while a supervisor
+/// holds it open for reading (ENXIO when none does). The fd reports POLLERR once the
+/// supervisor has gone.
+pub fn open_ok(dir: &Path) -> rustix::io::Result<OwnedFd> {
+    fs::open(
+        dir.join("supervise/ok"),
+        OFlags::WRONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
 }
 
 /// Writes `cmds` (control letters) to `DIR/supervise/control` in one write.

@@ -8,6 +8,7 @@ pub mod error;
 pub mod info;
 pub mod policy;
 pub mod procstat;
+pub mod report;
 pub mod status;
 pub mod supervise;
 pub mod supervisor;

@@ -1,0 +1,54 @@
+//! svok: exit 0 if a supervisor is running on the service directory, 100 if not.
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use tend::{fatal, usage, EXIT_USAGE};
+use tend_core::control::is_supervised;
+use tend_core::svdir::resolve;
+
+const SYNOPSIS: &str = "svok servicedir";
+
+fn main() -> ExitCode {
+    let arg = match parse_args(std::env::args_os().skip(1)) {
+        Ok(a) => a,
+        Err(e) => return usage("svok", SYNOPSIS, e),
+    };
+    match is_supervised(&resolve(&arg)) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(EXIT_USAGE),
+        Err(e) => fatal("svok", &e),
+    }
+}
+
+/// The one service dir argument.
+fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<OsString, lexopt::Error> {
+    use lexopt::prelude::*;
+    let (mut dir, mut p) = (None, lexopt::Parser::from_args(args));
+    while let Some(arg) = p.next()? {
+        match arg {
+            Value(v) if v.is_empty() => return Err("empty servicedir".into()),
+            Value(v) if dir.is_none() => dir = Some(v),
+            _ => return Err(arg.unexpected()),
+        }
+    }
+    dir.ok_or_else(|| "missing servicedir".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<OsString, String> {
+        parse_args(args.iter().map(OsString::from)).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn one_dir_only() {
+        assert_eq!(parse(&["web"]).unwrap(), "web");
+        assert_eq!(parse(&["--", "-x"]).unwrap(), "-x");
+        assert_eq!(parse(&[]).unwrap_err(), "missing servicedir");
+        assert_eq!(parse(&[""]).unwrap_err(), "empty servicedir");
+        assert_eq!(parse(&["a", "b"]).unwrap_err(), "unexpected argument \"b\"");
+        assert_eq!(parse(&["-u", "a"]).unwrap_err(), "invalid option '-u'");
+    }
+}

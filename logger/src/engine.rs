@@ -1,0 +1,1038 @@
+//! The logger proper: input bytes in, stamped lines out to `current`, rotation, retention,
+//! and the disk-full policies. It performs no waiting of its own: the run loop calls it
+//! when input arrived or a retry is due, and prints the notes it leaves.
+//!
+//! Buffers are allocated once: the input buffer (64 KiB, or twice LINEMAX if larger) and
+//! the output buffer (128 KiB, or LINEMAX plus a stamp if larger). Lines are copied from
+//! one to the other behind a cached stamp; the output buffer is written with one write(2)
+//! when full or when the input has run dry.
+use std::os::fd::{BorrowedFd, OwnedFd};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+use rustix::io::Errno;
+use tend_core::Error;
+
+use crate::clock::Clock;
+use crate::config::{Config, Policy};
+use crate::logdir::{Found, Logdir};
+use crate::scan::{cut_point, find_newline};
+use crate::stamp::{Stamper, SEP_CONTINUED};
+
+/// Size of the input buffer (unless LINEMAX asks for more).
+pub const IN_BUF: usize = 64 << 10;
+/// Size of the output buffer (unless LINEMAX asks for more).
+pub const OUT_BUF: usize = 128 << 10;
+/// Time between two attempts after a failed write or rotation step.
+pub const RETRY: Duration = Duration::from_secs(1);
+/// Least time between two warnings about the same persisting failure.
+pub const WARN_EVERY: Duration = Duration::from_secs(60);
+
+/// A message for the admin, left by the logger for its caller to print.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Note {
+    /// Something failed or was lost; text completes `tend-log: warning: `.
+    Warning(String),
+    /// Something worth knowing; text completes `tend-log: info: `.
+    Info(String),
+}
+
+/// One step of a rotation or reopen; each is retried where it failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Write the output buffer.
+    Flush,
+    /// fsync `current`.
+    Sync,
+    /// Mark `current` finished (0744).
+    Finalize,
+    /// Rename `current` to `@<TAI64N>.s`.
+    Rename,
+    /// Open a new `current`.
+    Open,
+    /// fsync the logdir.
+    SyncDir,
+    /// Start the processor on the new archive (with `-p`).
+    Process,
+    /// Delete archives beyond the retention limits.
+    Trim,
+    /// Close and reopen `current` (and the logdir, if it was replaced).
+    Reopen,
+}
+
+/// A multi-step job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Job {
+    /// Turn `current` into an archive and start a new one.
+    Rotate,
+    /// Close and reopen the logdir (SIGHUP).
+    Reopen,
+}
+
+/// The step after `step` in `job`, or None when the job is done.
+pub fn next_step(job: Job, step: Step) -> Option<Step> {
+    match (job, step) {
+        (_, Step::Flush) => Some(Step::Sync),
+        (_, Step::Sync) => Some(Step::Finalize),
+        (Job::Rotate, Step::Finalize) => Some(Step::Rename),
+        (Job::Rotate, Step::Rename) => Some(Step::Open),
+        (Job::Rotate, Step::Open) => Some(Step::SyncDir),
+        (Job::Rotate, Step::SyncDir) => Some(Step::Process),
+        (Job::Rotate, Step::Process) => Some(Step::Trim),
+        (Job::Rotate, Step::Trim) => None,
+        (Job::Reopen, Step::Finalize) => Some(Step::Reopen),
+        (Job::Reopen, Step::Reopen) => None,
+        // Steps that belong to the other job: finish.
+        (Job::Rotate, Step::Reopen) => None,
+        (Job::Reopen, Step::Rename | Step::Open | Step::SyncDir | Step::Process | Step::Trim) => {
+            None
+        }
+    }
+}
+
+/// Where a reopen (SIGHUP) takes over from a pending job at `step`: data still to write
+/// and `current` still to finish are done first; the rest of a rotation is dropped.
+pub fn reopen_from(step: Step) -> Step {
+    match step {
+        Step::Flush | Step::Sync | Step::Finalize => step,
+        Step::Rename | Step::Open | Step::SyncDir | Step::Process | Step::Trim | Step::Reopen => {
+            Step::Reopen
+        }
+    }
+}
+
+/// A persisting failure under the `block` (or exhausted `free`) policy: input is paused.
+#[derive(Debug)]
+struct Stall {
+    since: Instant,
+    retry_at: Instant,
+    warned_at: Instant,
+}
+
+/// Lines dropped under the `drop` policy and not yet reported by a marker line.
+#[derive(Debug, Default)]
+struct Dropped {
+    lines: u64,
+    bytes: u64,
+    /// Whether the failure was a full disk (ENOSPC, EDQUOT).
+    full: bool,
+    /// Drop without trying to write until then.
+    until: Option<Instant>,
+    warned_at: Option<Instant>,
+}
+
+/// Time between two runs of a processor that failed.
+pub const PROCESSOR_RETRY: Duration = Duration::from_secs(5);
+
+/// A processor working on the archive `<stem>.u`, writing `<stem>.t`.
+#[derive(Debug)]
+struct Processing {
+    stem: String,
+    /// The running processor and the descriptor of its output.
+    child: Option<(Child, OwnedFd)>,
+    /// When to start it (again) if it is not running.
+    start_at: Instant,
+}
+
+/// Why the logger stopped with data unwritten.
+#[derive(Debug)]
+pub struct Lost {
+    /// Bytes that were read but could not be written.
+    pub bytes: u64,
+    /// The failure.
+    pub err: Error,
+}
+
+/// The log engine for one logdir.
+#[derive(Debug)]
+pub struct Logger<C: Clock> {
+    cfg: Config,
+    clock: C,
+    stamper: Stamper,
+    dir: Logdir,
+    inbuf: Box<[u8]>,
+    in_start: usize,
+    in_end: usize,
+    /// `inbuf[in_start..scanned]` is known to hold no newline.
+    scanned: usize,
+    /// Where the latest read's bytes start, and when it returned.
+    batch_start: usize,
+    batch_time: SystemTime,
+    /// Stamp time of bytes before `batch_start` (carried from earlier reads).
+    carry_time: SystemTime,
+    /// The piece at `in_start` continues a line split at LINEMAX.
+    continued: bool,
+    /// The last read filled the buffer: more input is probably waiting.
+    more_waiting: bool,
+    out: Box<[u8]>,
+    out_start: usize,
+    out_end: usize,
+    work: Option<(Job, Step)>,
+    /// The stem (`@<label>`) of the archive the last rotation made.
+    archived: Option<String>,
+    processing: Option<Processing>,
+    /// A rotation waits for the processor: input is paused.
+    waiting: bool,
+    rotate_asked: bool,
+    reopen_asked: bool,
+    stall: Option<Stall>,
+    last_err: Option<Error>,
+    dropped: Dropped,
+    notes: Vec<Note>,
+}
+
+impl<C: Clock> Logger<C> {
+    /// Opens (creating, locking) the logdir and sets up the buffers.
+    ///
+    /// Errors: as [`Logdir::open`]; an unfinished `current` archived as `.u` is a note.
+    pub fn new(cfg: Config, mut clock: C) -> Result<Logger<C>, Error> {
+        let now = clock.now();
+        let (dir, found) = Logdir::open(&cfg.dir, now)?;
+        let mut notes = Vec::new();
+        if let Found::Recovered(name) = found {
+            notes.push(Note::Warning(format!(
+                "{}/current was not finished (crash?): archived it as {name}",
+                cfg.dir.display()
+            )));
+        }
+        if cfg.processor.is_some() {
+            if let Err(e) = dir.remove_temporaries() {
+                notes.push(Note::Warning(e.to_string()));
+            }
+        }
+        let in_size = IN_BUF.max(cfg.linemax.saturating_mul(2));
+        let out_size = OUT_BUF.max(cfg.linemax.saturating_add(64));
+        Ok(Logger {
+            stamper: Stamper::new(cfg.format),
+            cfg,
+            clock,
+            dir,
+            inbuf: vec![0; in_size].into_boxed_slice(),
+            in_start: 0,
+            in_end: 0,
+            scanned: 0,
+            batch_start: 0,
+            batch_time: now,
+            carry_time: now,
+            continued: false,
+            more_waiting: false,
+            out: vec![0; out_size].into_boxed_slice(),
+            out_start: 0,
+            out_end: 0,
+            work: None,
+            archived: None,
+            processing: None,
+            waiting: false,
+            rotate_asked: false,
+            reopen_asked: false,
+            stall: None,
+            last_err: None,
+            dropped: Dropped::default(),
+            notes,
+        })
+    }
+
+    /// The logdir.
+    pub fn logdir(&self) -> &Logdir {
+        &self.dir
+    }
+
+    /// The notes left since the last call.
+    pub fn take_notes(&mut self) -> Vec<Note> {
+        std::mem::take(&mut self.notes)
+    }
+
+    /// Asks for a rotation (SIGALRM): done before the next line if `current` is not empty.
+    pub fn ask_rotate(&mut self) {
+        self.rotate_asked = true;
+    }
+
+    /// Asks for the logdir to be closed and reopened (SIGHUP).
+    pub fn ask_reopen(&mut self) {
+        self.reopen_asked = true;
+    }
+
+    /// Whether input may be read now: not while a failure pauses it, nor with a full buffer.
+    pub fn wants_input(&self) -> bool {
+        self.stall.is_none() && !self.waiting && self.in_end - self.in_start < self.inbuf.len()
+    }
+
+    /// Whether a processor is running or due to run again.
+    pub fn processing(&self) -> bool {
+        self.processing.is_some()
+    }
+
+    /// When the logger next wants [`Logger::process`] called even without input.
+    pub fn deadline(&self) -> Option<Instant> {
+        let restart = self
+            .processing
+            .as_ref()
+            .filter(|p| p.child.is_none())
+            .map(|p| p.start_at);
+        let own = match (&self.stall, self.dropped.until) {
+            (Some(s), _) => Some(s.retry_at),
+            (None, Some(until)) => Some(until),
+            // Output held back for a fuller write: look again at once, and write it if no
+            // more input is there.
+            (None, None) if self.more_waiting && self.out_end > self.out_start => {
+                Some(Instant::now())
+            }
+            (None, None) => None,
+        };
+        match (own, restart) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Tells the logger that no input is waiting right now: what it holds goes out.
+    pub fn input_idle(&mut self) {
+        self.more_waiting = false;
+    }
+
+    /// Whether a failure is pausing input.
+    pub fn stalled(&self) -> bool {
+        self.stall.is_some()
+    }
+
+    /// Bytes read but not yet written.
+    pub fn unwritten(&self) -> u64 {
+        ((self.in_end - self.in_start) + (self.out_end - self.out_start)) as u64
+    }
+
+    /// Whether everything read has been written and no job is pending.
+    pub fn drained(&self) -> bool {
+        self.in_start == self.in_end
+            && self.out_start == self.out_end
+            && self.work.is_none()
+            && self.stall.is_none()
+    }
+
+    /// Length of the line in hand (read, without its newline yet).
+    pub fn partial_len(&self) -> usize {
+        self.in_end - self.in_start
+    }
+
+    /// Whether the line in hand is complete: it ends in a newline or reached LINEMAX.
+    pub fn partial_complete(&self) -> bool {
+        let partial = self
+            .inbuf
+            .get(self.in_start..self.in_end)
+            .unwrap_or_default();
+        partial.last() == Some(&b'\n') || partial.len() > self.cfg.linemax
+    }
+
+    /// Reads at most `limit` bytes of input (one read(2)); returns the count, 0 at EOF.
+    /// Call only when [`Logger::process`] has taken every complete line.
+    pub fn read_input(&mut self, fd: BorrowedFd<'_>, limit: usize) -> Result<usize, Errno> {
+        self.compact();
+        let room = self.inbuf.len() - self.in_end;
+        let want = room.min(limit);
+        if want == 0 {
+            return Err(Errno::AGAIN); // full: process() must take lines first
+        }
+        let Some(buf) = self.inbuf.get_mut(self.in_end..self.in_end + want) else {
+            return Ok(0);
+        };
+        let n = rustix::io::read(fd, buf)?;
+        if n > 0 {
+            self.batch_start = self.in_end;
+            self.batch_time = self.clock.now();
+            self.in_end += n;
+            self.more_waiting = n == room;
+        }
+        Ok(n)
+    }
+
+    /// Moves the line in hand to the front of the input buffer.
+    fn compact(&mut self) {
+        if self.in_start < self.in_end {
+            // The line in hand keeps the time of its first byte.
+            self.carry_time = self.time_at(self.in_start);
+        }
+        if self.in_start > 0 {
+            self.inbuf.copy_within(self.in_start..self.in_end, 0);
+        }
+        self.in_end -= self.in_start;
+        self.scanned = self.scanned.saturating_sub(self.in_start);
+        self.in_start = 0;
+        self.batch_start = self.in_end;
+    }
+
+    /// The stamp time of the byte at `at`: when the read that delivered it returned.
+    fn time_at(&self, at: usize) -> SystemTime {
+        if at >= self.batch_start {
+            self.batch_time
+        } else {
+            self.carry_time
+        }
+    }
+
+    /// Bytes `current` will hold once the output buffer is written.
+    fn logical_size(&self) -> u64 {
+        self.dir.size() + (self.out_end - self.out_start) as u64
+    }
+
+    /// Takes every complete line of input through stamping, rotation and writing, as far
+    /// as failures allow. With `at_end` (EOF or exit), a last line without a newline is
+    /// taken too, and gets one.
+    pub fn process(&mut self, at_end: bool) {
+        let dropping_now = self
+            .dropped
+            .until
+            .is_some_and(|until| Instant::now() < until);
+        if dropping_now {
+            self.drop_input(at_end);
+            return;
+        }
+        if let Err(e) = self.write_pending(at_end) {
+            self.failed(e);
+            if self.cfg.policy == Policy::Drop {
+                self.drop_input(at_end);
+            }
+            return;
+        }
+        self.recovered();
+    }
+
+    /// The loop of [`Logger::process`]; stops at the first failure.
+    fn write_pending(&mut self, at_end: bool) -> Result<(), Error> {
+        self.waiting = false;
+        self.check_processor();
+        if self.dropped.until.is_some() {
+            self.finish_work()?;
+            self.write_marker()?;
+        }
+        loop {
+            if self.reopen_asked {
+                // A reopen also rescues a rotation stuck on a logdir that went away.
+                self.reopen_asked = false;
+                let step = self.work.map_or(Step::Flush, |(_, step)| reopen_from(step));
+                self.work = Some((Job::Reopen, step));
+            }
+            self.finish_work()?;
+            if self.rotate_asked && self.logical_size() > 0 && self.processing.is_some() {
+                self.waiting = true; // rotate once the processor is done
+                break;
+            }
+            if self.rotate_asked {
+                self.rotate_asked = false;
+                if self.logical_size() > 0 {
+                    self.work = Some((Job::Rotate, Step::Flush));
+                }
+                continue;
+            }
+            let Some((start, end, next, cont_next)) = self.next_piece(at_end) else {
+                break;
+            };
+            let need = (self.stamper.format().len() + (end - start) + 1) as u64;
+            let size = self.logical_size();
+            if self.cfg.size > 0 && size > 0 && size + need > self.cfg.size {
+                if self.processing.is_some() {
+                    self.waiting = true; // the next rotation waits for the processor
+                    break;
+                }
+                self.work = Some((Job::Rotate, Step::Flush));
+                continue;
+            }
+            if self.out.len() - self.out_end < need as usize {
+                self.flush()?;
+            }
+            self.put(start, end);
+            self.in_start = next;
+            self.continued = cont_next;
+        }
+        if at_end || !self.more_waiting {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// The next piece of input to write: (start, end, where the next piece starts,
+    /// whether it continues this line), or None if only an incomplete line is left.
+    fn next_piece(&mut self, at_end: bool) -> Option<(usize, usize, usize, bool)> {
+        let (start, end, max) = (self.in_start, self.in_end, self.cfg.linemax);
+        if start == end {
+            return None;
+        }
+        let from = self.scanned.max(start);
+        let avail = self.inbuf.get(start..end)?;
+        let newline = self
+            .inbuf
+            .get(from..end)
+            .and_then(find_newline)
+            .map(|i| from - start + i);
+        match newline {
+            Some(nl) if nl <= max => Some((start, start + nl, start + nl + 1, false)),
+            Some(_) => Some(self.split(start, max)),
+            None => {
+                self.scanned = end;
+                if avail.len() > max {
+                    Some(self.split(start, max))
+                } else if at_end {
+                    Some((start, end, end, false))
+                } else {
+                    None
+                }
+            }
+        }
+    }
+
+    fn split(&self, start: usize, max: usize) -> (usize, usize, usize, bool) {
+        let line = self.inbuf.get(start..self.in_end).unwrap_or_default();
+        let cut = start + cut_point(line, max);
+        (start, cut, cut, true)
+    }
+
+    /// Copies stamp, piece and newline into the output buffer (room was checked).
+    fn put(&mut self, start: usize, end: usize) {
+        let t = self.time_at(start);
+        let stamp = self.stamper.stamp(t);
+        let mut at = self.out_end;
+        let slen = stamp.len();
+        self.out[at..at + slen].copy_from_slice(stamp);
+        if self.continued && slen > 0 {
+            self.out[at + slen - 1] = SEP_CONTINUED;
+        }
+        at += slen;
+        let len = end - start;
+        self.out[at..at + len].copy_from_slice(&self.inbuf[start..end]);
+        at += len;
+        self.out[at] = b'\n';
+        self.out_end = at + 1;
+    }
+
+    /// Writes the output buffer to `current`, applying the policy to failures.
+    fn flush(&mut self) -> Result<(), Error> {
+        while self.out_start < self.out_end {
+            match self.dir.write(&self.out[self.out_start..self.out_end]) {
+                Ok(0) => self.write_failed(Errno::NOSPC)?,
+                Ok(n) => self.out_start += n,
+                Err(Errno::INTR) => {}
+                Err(errno) => self.write_failed(errno)?,
+            }
+        }
+        self.out_start = 0;
+        self.out_end = 0;
+        Ok(())
+    }
+
+    /// Applies the policy to a failed write: Ok to try again, Err to give up for now.
+    fn write_failed(&mut self, errno: Errno) -> Result<(), Error> {
+        let err = Error::Sys {
+            op: format!("write {}", self.dir.current_path()),
+            errno,
+        };
+        let full = errno == Errno::NOSPC || errno == Errno::DQUOT;
+        match self.cfg.policy {
+            Policy::Block => Err(err),
+            Policy::Free if full => match self.dir.remove_oldest(self.busy_archive().as_deref()) {
+                Ok(Some(name)) => {
+                    self.notes.push(Note::Warning(format!(
+                        "deleted {}/{name} to make room: {}",
+                        self.dir.path().display(),
+                        tend_core::error::describe(errno)
+                    )));
+                    Ok(())
+                }
+                Ok(None) => Err(err),
+                Err(e) => {
+                    self.notes.push(Note::Warning(e.to_string()));
+                    Err(err)
+                }
+            },
+            Policy::Free => Err(err),
+            Policy::Drop => {
+                self.drop_output(full);
+                Err(err)
+            }
+        }
+    }
+
+    /// Under `drop`: discards the unwritten output (cutting a half-written line off
+    /// `current`) and counts it.
+    fn drop_output(&mut self, full: bool) {
+        let written = &self.out[..self.out_start];
+        let tail = match written.iter().rposition(|&b| b == b'\n') {
+            Some(p) => written.len() - p - 1,
+            None => written.len(),
+        };
+        if tail > 0 {
+            let keep = self.dir.size().saturating_sub(tail as u64);
+            if let Err(e) = self.dir.truncate(keep) {
+                self.notes.push(Note::Warning(e.to_string()));
+            }
+        }
+        let lost = &self.out[self.out_start - tail..self.out_end];
+        let lines = lost.iter().filter(|&&b| b == b'\n').count() as u64;
+        let stamps = lines * self.stamper.format().len() as u64;
+        self.dropped.lines += lines;
+        self.dropped.bytes += (lost.len() as u64).saturating_sub(stamps);
+        self.dropped.full |= full;
+        self.out_start = 0;
+        self.out_end = 0;
+    }
+
+    /// Under `drop`, while writing is known to fail: counts and discards input lines.
+    fn drop_input(&mut self, at_end: bool) {
+        while let Some((start, end, next, cont_next)) = self.next_piece(at_end) {
+            self.dropped.lines += 1;
+            self.dropped.bytes += (end - start + 1) as u64;
+            self.in_start = next;
+            self.continued = cont_next;
+        }
+    }
+
+    /// Writes `tend-log: dropped N lines (M bytes) while LOGDIR was full`, if lines were
+    /// dropped, and ends the dropping.
+    fn write_marker(&mut self) -> Result<(), Error> {
+        if self.dropped.lines > 0 {
+            let mut line = self.stamper.stamp(self.clock.now()).to_vec();
+            let why = if self.dropped.full {
+                "full"
+            } else {
+                "unwritable"
+            };
+            line.extend_from_slice(
+                format!(
+                    "tend-log: dropped {} lines ({} bytes) while {} was {why}\n",
+                    self.dropped.lines,
+                    self.dropped.bytes,
+                    self.dir.path().display()
+                )
+                .as_bytes(),
+            );
+            let before = self.dir.size();
+            let mut done = 0;
+            while done < line.len() {
+                match self.dir.write(&line[done..]) {
+                    Ok(0) => return self.marker_failed(before, done, Errno::NOSPC),
+                    Ok(n) => done += n,
+                    Err(Errno::INTR) => {}
+                    Err(errno) => return self.marker_failed(before, done, errno),
+                }
+            }
+            self.notes.push(Note::Info(format!(
+                "dropped {} lines ({} bytes) while {} was {why}",
+                self.dropped.lines,
+                self.dropped.bytes,
+                self.dir.path().display()
+            )));
+        }
+        self.dropped = Dropped::default();
+        Ok(())
+    }
+
+    fn marker_failed(&mut self, before: u64, done: usize, errno: Errno) -> Result<(), Error> {
+        if done > 0 {
+            if let Err(e) = self.dir.truncate(before) {
+                self.notes.push(Note::Warning(e.to_string()));
+            }
+        }
+        self.dropped.full |= errno == Errno::NOSPC || errno == Errno::DQUOT;
+        Err(Error::Sys {
+            op: format!("write {}", self.dir.current_path()),
+            errno,
+        })
+    }
+
+    /// Runs the pending job's steps until it is done or one fails.
+    fn finish_work(&mut self) -> Result<(), Error> {
+        while let Some((job, step)) = self.work {
+            self.do_step(step)?;
+            self.work = next_step(job, step).map(|s| (job, s));
+        }
+        Ok(())
+    }
+
+    fn do_step(&mut self, step: Step) -> Result<(), Error> {
+        match step {
+            Step::Flush => self.flush(),
+            Step::Sync if self.dir.has_current() => self.dir.sync_current(),
+            Step::Finalize if self.dir.has_current() => self.dir.mark_current(true),
+            Step::Sync | Step::Finalize => Ok(()),
+            Step::Rename => {
+                let suffix = if self.cfg.processor.is_some() {
+                    'u'
+                } else {
+                    's'
+                };
+                let name = self.dir.archive_current(self.clock.now(), suffix)?;
+                self.archived = name
+                    .strip_suffix(".s")
+                    .or(name.strip_suffix(".u"))
+                    .map(String::from);
+                Ok(())
+            }
+            Step::Process => {
+                if let (Some(_), Some(stem)) = (&self.cfg.processor, self.archived.take()) {
+                    self.processing = Some(Processing {
+                        stem,
+                        child: None,
+                        start_at: Instant::now(),
+                    });
+                    self.check_processor();
+                }
+                Ok(())
+            }
+            Step::Open => self.dir.open_current(),
+            Step::SyncDir => {
+                if let Err(e) = self.dir.sync_dir() {
+                    self.notes.push(Note::Warning(e.to_string()));
+                }
+                Ok(())
+            }
+            Step::Trim => {
+                self.trim();
+                Ok(())
+            }
+            Step::Reopen => self.reopen(),
+        }
+    }
+
+    /// Deletes archives beyond the limits, sparing the one being processed.
+    fn trim(&mut self) {
+        let busy = self.busy_archive();
+        if let Err(e) = self
+            .dir
+            .trim(self.cfg.count, self.cfg.total, busy.as_deref())
+        {
+            self.notes.push(Note::Warning(e.to_string()));
+        }
+    }
+
+    /// The archive a processor works on, if any.
+    fn busy_archive(&self) -> Option<String> {
+        self.processing.as_ref().map(|p| format!("{}.u", p.stem))
+    }
+
+    /// Reaps a processor that ended (installing its output, or scheduling a retry) and
+    /// starts one that is due.
+    fn check_processor(&mut self) {
+        let Some(p) = self.processing.as_mut() else {
+            return;
+        };
+        if let Some((child, out)) = p.child.as_mut() {
+            let status = match child.try_wait() {
+                Ok(None) => return,
+                Ok(Some(status)) => status,
+                Err(e) => {
+                    let why = format!("unable to wait for the processor: {e}");
+                    self.notes.push(Note::Warning(why));
+                    return;
+                }
+            };
+            let installed = status
+                .success()
+                .then(|| self.dir.install_output(out, &p.stem));
+            match installed {
+                Some(Ok(())) => {
+                    self.processing = None;
+                    self.trim();
+                    return;
+                }
+                Some(Err(e)) => self.notes.push(Note::Warning(format!(
+                    "{e}; running the processor again in 5 seconds"
+                ))),
+                None => self.notes.push(Note::Warning(format!(
+                    "processor failed on {}/{}.u ({status}); running it again in 5 seconds",
+                    self.cfg.dir.display(),
+                    p.stem
+                ))),
+            }
+            let _ = self.dir.remove(&format!("{}.t", p.stem)); // made again by the retry
+            p.child = None;
+            p.start_at = Instant::now() + PROCESSOR_RETRY;
+            return;
+        }
+        if Instant::now() >= p.start_at {
+            match start_processor(&self.dir, &self.cfg, &p.stem) {
+                Ok(child) => p.child = Some(child),
+                Err(e) => {
+                    p.start_at = Instant::now() + PROCESSOR_RETRY;
+                    self.notes
+                        .push(Note::Warning(format!("{e}; trying again in 5 seconds")));
+                }
+            }
+        }
+    }
+
+    /// Stops a running processor (at exit): its input stays as an `.u` archive.
+    fn abandon_processor(&mut self) {
+        let Some(mut p) = self.processing.take() else {
+            return;
+        };
+        if let Some((mut child, _)) = p.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = self.dir.remove(&format!("{}.t", p.stem));
+        self.notes.push(Note::Warning(format!(
+            "processor stopped before it finished: {}/{}.u stays unprocessed",
+            self.cfg.dir.display(),
+            p.stem
+        )));
+    }
+
+    /// Closes and reopens `current`; if the logdir's path now names another directory,
+    /// opens and locks that one instead.
+    fn reopen(&mut self) -> Result<(), Error> {
+        if self.dir.is_at(&self.cfg.dir) {
+            self.dir.close_current();
+            return self.dir.open_current();
+        }
+        let (dir, found) = Logdir::open(&self.cfg.dir, self.clock.now())?;
+        if let Found::Recovered(name) = found {
+            self.notes.push(Note::Warning(format!(
+                "{}/current was not finished: archived it as {name}",
+                self.cfg.dir.display()
+            )));
+        }
+        self.dir = dir;
+        Ok(())
+    }
+
+    /// Records a failure: under `drop`, opens a dropping window; otherwise pauses input.
+    fn failed(&mut self, err: Error) {
+        let now = Instant::now();
+        if self.cfg.policy == Policy::Drop {
+            self.dropped.until = Some(now + RETRY);
+            self.dropped.full |= matches!(err.errno(), Some(Errno::NOSPC | Errno::DQUOT));
+            let due = self
+                .dropped
+                .warned_at
+                .is_none_or(|t| now.duration_since(t) >= WARN_EVERY);
+            if due {
+                self.dropped.warned_at = Some(now);
+                self.notes.push(Note::Warning(format!(
+                    "{err}; dropping lines until it works again"
+                )));
+            }
+            self.last_err = Some(err);
+            return;
+        }
+        match &mut self.stall {
+            Some(s) => {
+                s.retry_at = now + RETRY;
+                if now.duration_since(s.warned_at) >= WARN_EVERY {
+                    s.warned_at = now;
+                    self.notes.push(Note::Warning(format!(
+                        "{err}; input still paused, retrying every second"
+                    )));
+                }
+            }
+            None => {
+                self.notes.push(Note::Warning(format!(
+                    "{err}; pausing input, retrying every second"
+                )));
+                self.stall = Some(Stall {
+                    since: now,
+                    retry_at: now + RETRY,
+                    warned_at: now,
+                });
+            }
+        }
+        self.last_err = Some(err);
+    }
+
+    /// Records that everything went through: ends a pause.
+    fn recovered(&mut self) {
+        if let Some(s) = self.stall.take() {
+            self.notes.push(Note::Info(format!(
+                "writing {} again after {} seconds",
+                self.dir.current_path(),
+                s.since.elapsed().as_secs()
+            )));
+        }
+        self.last_err = None;
+    }
+
+    /// Makes the next [`Logger::process`] try to write at once, whatever the retry timers
+    /// say (for the last attempt before exiting).
+    pub fn retry_now(&mut self) {
+        let now = Instant::now();
+        if let Some(s) = &mut self.stall {
+            s.retry_at = now;
+        }
+        if self.dropped.until.is_some() {
+            self.dropped.until = Some(now);
+        }
+    }
+
+    /// Ends the run: takes the last line (adding a newline), writes everything, fsyncs
+    /// `current` and marks it finished (0744). Makes one attempt only.
+    ///
+    /// Errors: what could not be written, with the failure.
+    pub fn finish(&mut self) -> Result<(), Lost> {
+        self.retry_now();
+        // A rotation may be waiting for the processor: stop it first, and again after
+        // the last rotation (which may have started another).
+        self.abandon_processor();
+        self.process(true);
+        self.abandon_processor();
+        if self.cfg.policy == Policy::Drop && self.dropped.lines > 0 {
+            return Err(Lost {
+                bytes: 0, // the message counts them
+                err: Error::Invalid(format!(
+                    "dropped {} lines ({} bytes) while {} was {}, and could not log that",
+                    self.dropped.lines,
+                    self.dropped.bytes,
+                    self.dir.path().display(),
+                    if self.dropped.full {
+                        "full"
+                    } else {
+                        "unwritable"
+                    }
+                )),
+            });
+        }
+        if !self.drained() {
+            let err = self.last_err.clone().unwrap_or_else(|| Error::Sys {
+                op: format!("write {}", self.dir.current_path()),
+                errno: Errno::IO,
+            });
+            return Err(Lost {
+                bytes: self.unwritten(),
+                err,
+            });
+        }
+        let done = self
+            .dir
+            .sync_current()
+            .and_then(|()| self.dir.mark_current(true));
+        done.map_err(|err| Lost { bytes: 0, err })
+    }
+}
+
+/// Starts `/bin/sh -c PROCESSOR` in the logdir with stdin `<stem>.u` and stdout
+/// `<stem>.t`; returns the child and the output's descriptor.
+fn start_processor(dir: &Logdir, cfg: &Config, stem: &str) -> Result<(Child, OwnedFd), Error> {
+    use tend_core::Ctx;
+    let input = dir.open_archive(&format!("{stem}.u"))?;
+    let out = dir.create_output(&format!("{stem}.t"))?;
+    let out_for_child = out.try_clone().ctx(|| "duplicate a descriptor".into())?;
+    let child = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(cfg.processor.as_deref().unwrap_or("cat"))
+        .current_dir(&cfg.dir)
+        .stdin(Stdio::from(input))
+        .stdout(Stdio::from(out_for_child))
+        .spawn()
+        .ctx(|| "start the processor /bin/sh".into())?;
+    Ok((child, out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stamp::Format;
+    use std::cell::Cell;
+    use std::io::Write;
+    use std::os::fd::AsFd;
+    use std::os::unix::net::UnixStream;
+    use std::rc::Rc;
+    use std::time::UNIX_EPOCH;
+
+    #[test]
+    fn a_line_is_stamped_when_its_first_byte_was_read() {
+        let dir = std::env::temp_dir().join(format!("tend-logger-stamp-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let t1 = UNIX_EPOCH + Duration::from_secs(1_795_632_171);
+        let clock = Rc::new(Cell::new(t1 - Duration::from_secs(100)));
+        let c = Rc::clone(&clock);
+        let mut log = Logger::new(Config::new(dir.clone()), move || c.get()).unwrap();
+        let (mut wr, rd) = UnixStream::pair().unwrap();
+        for (when, text) in [(0, "ab"), (1, "c"), (2, "d\nxyz\n"), (3, "last")] {
+            clock.set(t1 + Duration::from_secs(when));
+            wr.write_all(text.as_bytes()).unwrap();
+            assert!(log.read_input(rd.as_fd(), usize::MAX).unwrap() > 0);
+            log.process(false);
+        }
+        clock.set(t1 + Duration::from_secs(9));
+        log.finish().unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dir.join("current")).unwrap(),
+            "2026-11-25T18:42:51.000000Z abcd\n\
+             2026-11-25T18:42:53.000000Z xyz\n\
+             2026-11-25T18:42:54.000000Z last\n"
+        );
+        drop(log);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn archives_keep_their_order_when_the_clock_steps_back() {
+        let dir = std::env::temp_dir().join(format!("tend-logger-clock-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut cfg = Config::new(dir.clone());
+        cfg.format = Format::None;
+        cfg.count = 2;
+        let t0 = UNIX_EPOCH + Duration::from_secs(1_900_000_000);
+        let clock = Rc::new(Cell::new(t0));
+        let c = Rc::clone(&clock);
+        let mut log = Logger::new(cfg, move || c.get()).unwrap();
+        let (mut wr, rd) = UnixStream::pair().unwrap();
+        let mut names = Vec::new();
+        for (i, back) in [0u64, 86_400, 2 * 86_400].iter().enumerate() {
+            clock.set(t0 - Duration::from_secs(*back));
+            wr.write_all(format!("line {i}\n").as_bytes()).unwrap();
+            assert!(log.read_input(rd.as_fd(), usize::MAX).unwrap() > 0);
+            log.process(false);
+            log.ask_rotate();
+            log.process(false);
+            assert!(log.drained(), "{:?}", log.take_notes());
+            let mut now: Vec<String> = std::fs::read_dir(&dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .filter(|n| n.starts_with('@'))
+                .collect();
+            now.sort();
+            names.push(now.last().unwrap().clone());
+        }
+        // Each new archive sorts after the one before, though the clock went back.
+        assert!(names[0] < names[1] && names[1] < names[2], "{names:?}");
+        assert_eq!(
+            names[0],
+            format!("{}.s", tend_core::tai::Tai64n::from_system(t0).to_hex())
+        );
+        // Retention (count 2) deleted the oldest data, not the newest.
+        assert!(!dir.join(&names[0]).exists());
+        assert_eq!(std::fs::read(dir.join(&names[1])).unwrap(), b"line 1\n");
+        assert_eq!(std::fs::read(dir.join(&names[2])).unwrap(), b"line 2\n");
+        drop(log);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn rotation_and_reopen_step_tables() {
+        use Step::*;
+        let walk = |job, first| {
+            let mut steps = vec![first];
+            while let Some(s) = next_step(job, *steps.last().unwrap()) {
+                steps.push(s);
+            }
+            steps
+        };
+        assert_eq!(
+            walk(Job::Rotate, Flush),
+            [Flush, Sync, Finalize, Rename, Open, SyncDir, Process, Trim]
+        );
+        assert_eq!(walk(Job::Reopen, Flush), [Flush, Sync, Finalize, Reopen]);
+        // A rotation interrupted at Open resumes there.
+        assert_eq!(walk(Job::Rotate, Open), [Open, SyncDir, Process, Trim]);
+        // A reopen takes over a stuck rotation.
+        for (from, to) in [
+            (Flush, Flush),
+            (Sync, Sync),
+            (Finalize, Finalize),
+            (Rename, Reopen),
+            (Open, Reopen),
+            (SyncDir, Reopen),
+            (Process, Reopen),
+            (Trim, Reopen),
+            (Reopen, Reopen),
+        ] {
+            assert_eq!(reopen_from(from), to);
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! tend-log's loop: poll the input and the signals, hand input to the logger, wait out
+//! retries, and end on EOF or SIGTERM.
+use std::os::fd::BorrowedFd;
+use std::time::{Duration, Instant};
+
+use rustix::event::{poll, PollFd, PollFlags, Timespec};
+use rustix::io::Errno;
+use tend_core::Error;
+
+use crate::clock::Clock;
+use crate::engine::{Logger, Lost, Note};
+use crate::signals::Signals;
+
+/// How long SIGTERM waits for the rest of a line whose start was read already.
+pub const TERM_LINE_WAIT: Duration = Duration::from_secs(1);
+
+/// How a run ended well.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// End of input: everything written, `current` finished.
+    Eof,
+    /// SIGTERM: everything read was written, `current` finished; unread input is left.
+    Term,
+}
+
+/// How a run ended badly.
+#[derive(Debug)]
+pub enum Failure {
+    /// Read data could not be written before exiting.
+    Lost(Lost),
+    /// Reading the input or waiting failed; everything read was written.
+    Input(Error),
+}
+
+/// Runs the logger on `input` until EOF or SIGTERM; `notes` receives every message.
+pub fn run<C: Clock>(
+    log: &mut Logger<C>,
+    input: BorrowedFd<'_>,
+    sigs: &Signals,
+    notes: &mut dyn FnMut(Note),
+) -> Result<Outcome, Failure> {
+    let mut eof = false;
+    let mut input_err = None;
+    let mut act_now = false; // input arrived or a signal asked for something
+    loop {
+        if sigs.take_hup() {
+            log.ask_reopen();
+            act_now = true; // even in a pause: a reopen may be what ends it
+        }
+        if sigs.take_alrm() {
+            log.ask_rotate();
+            act_now = true;
+        }
+        if sigs.take_chld() {
+            act_now = true; // a processor ended
+        }
+        if sigs.term() {
+            let done = finish_line_in_hand(log, input, sigs, eof).and_then(|()| end(log, notes));
+            return done.map(|()| Outcome::Term);
+        }
+        if act_now || log.deadline().is_none_or(|t| t <= Instant::now()) {
+            log.process(eof);
+        }
+        act_now = false;
+        log.take_notes().into_iter().for_each(&mut *notes);
+        if eof && log.drained() && !log.processing() {
+            end(log, notes)?;
+            return match input_err {
+                Some(e) => Err(Failure::Input(e)),
+                None => Ok(Outcome::Eof),
+            };
+        }
+        let read = !eof && log.wants_input();
+        match wait(sigs, input, read, log.deadline()) {
+            Ok(true) => match log.read_input(input, usize::MAX) {
+                Ok(0) => eof = true,
+                Ok(_) => act_now = true,
+                Err(Errno::INTR | Errno::AGAIN) => {}
+                Err(errno) => {
+                    eof = true;
+                    input_err = Some(Error::Sys {
+                        op: "read standard input".into(),
+                        errno,
+                    });
+                }
+            },
+            Ok(false) => log.input_idle(),
+            Err(e) => return Err(Failure::Input(e)),
+        }
+    }
+}
+
+/// Waits for a signal, input (if `read`), or the deadline; true if input is readable.
+fn wait(
+    sigs: &Signals,
+    input: BorrowedFd<'_>,
+    read: bool,
+    deadline: Option<Instant>,
+) -> Result<bool, Error> {
+    let timeout = deadline.map(|t| {
+        let d = t.saturating_duration_since(Instant::now());
+        Timespec {
+            tv_sec: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+            tv_nsec: i64::from(d.subsec_nanos()),
+        }
+    });
+    let mut fds = [
+        PollFd::from_borrowed_fd(sigs.fd(), PollFlags::IN),
+        PollFd::from_borrowed_fd(input, PollFlags::IN),
+    ];
+    let n = if read { 2 } else { 1 };
+    match poll(&mut fds[..n], timeout.as_ref()) {
+        Ok(_) | Err(Errno::INTR) => {}
+        Err(errno) => {
+            return Err(Error::Sys {
+                op: "poll".into(),
+                errno,
+            })
+        }
+    }
+    if !fds[0].revents().is_empty() {
+        sigs.drain();
+    }
+    Ok(read && !fds[1].revents().is_empty())
+}
+
+/// After SIGTERM: if part of a line was read, reads the rest of it one byte at a time (so
+/// nothing beyond its newline is taken from the pipe), for at most [`TERM_LINE_WAIT`].
+fn finish_line_in_hand<C: Clock>(
+    log: &mut Logger<C>,
+    input: BorrowedFd<'_>,
+    sigs: &Signals,
+    eof: bool,
+) -> Result<(), Failure> {
+    if eof || log.stalled() {
+        return Ok(());
+    }
+    log.process(false); // take every complete line first
+    let end = Instant::now() + TERM_LINE_WAIT;
+    while log.partial_len() > 0 && !log.partial_complete() && !log.stalled() {
+        if Instant::now() >= end {
+            break;
+        }
+        match wait(sigs, input, true, Some(end)) {
+            Ok(true) => match log.read_input(input, 1) {
+                Ok(0) => break,
+                Ok(_) | Err(Errno::INTR | Errno::AGAIN) => {}
+                Err(_) => break,
+            },
+            Ok(false) => {}
+            Err(_) => break,
+        }
+    }
+    Ok(())
+}
+
+/// Writes what is left and finishes `current`.
+fn end<C: Clock>(log: &mut Logger<C>, notes: &mut dyn FnMut(Note)) -> Result<(), Failure> {
+    let done = log.finish();
+    log.take_notes().into_iter().for_each(&mut *notes);
+    done.map_err(Failure::Lost)
+}

@@ -1,0 +1,943 @@
+//! svc, svok, svstat and svwait, run for real: against a fake supervise dir the test
+//! drives by hand (exact bytes, exact lines) and against a real supervisor.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod common;
+mod ctl;
+
+use std::ffi::OsStr;
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{alive, read, texts, wait_until, write_exec, TempDir, LIMIT};
+use ctl::*;
+use tend_core::info::{Exit, Info, RunFile};
+use tend_core::status::{RunState, Status, Want};
+
+/// The supervisor the real-supervisor tests run (tests/interop.rs runs the anchors').
+const SUP: Kind = Kind::Tend;
+
+const SVC_USAGE: &str = "svc: usage: svc [ -udopchaitkxq12 ] servicedir...\n";
+
+// ---- svc ----------------------------------------------------------------------------
+
+#[test]
+fn svc_writes_the_letters_in_the_order_given_to_every_dir() {
+    let t = TempDir::new("svc-order");
+    let (a, b) = (Fake::new(&t.join("a")), Fake::new(&t.join("b")));
+    let o = tool(SVC, &[OsStr::new("-tc"), OsStr::new("-u")])
+        .status
+        .code();
+    assert_eq!(o, Some(100), "no servicedir is a usage error");
+    let o = tool(
+        SVC,
+        &[
+            OsStr::new("-tc"),
+            OsStr::new("-u"),
+            a.dir.as_os_str(),
+            OsStr::new("-d"),
+            b.dir.as_os_str(),
+            OsStr::new("-opchaikxq12"),
+            OsStr::new("-uu"),
+        ],
+    );
+    assert_eq!(outcome(&o), (0, String::new(), String::new()));
+    assert_eq!(a.control_bytes(), b"tcudopchaikxq12uu");
+    assert_eq!(b.control_bytes(), b"tcudopchaikxq12uu");
+}
+
+#[test]
+fn svc_refuses_bad_usage_and_sends_nothing() {
+    let t = TempDir::new("svc-usage");
+    let f = Fake::new(&t.join("a"));
+    let a = f.dir.to_str().unwrap();
+    let usage = |why: &str| format!("svc: fatal: {why}\n{SVC_USAGE}");
+    for (args, why) in [
+        (vec!["-z", a], "invalid option '-z'"),
+        (vec!["-uz", a], "invalid option '-z'"),
+        (vec!["-r", a], "invalid option '-r'"),
+        (vec!["--up", a], "invalid option '--up'"),
+        (vec![a], "no command given"),
+        (vec![], "no command given"),
+        (vec!["-u"], "missing servicedir"),
+        (vec!["-u", a, ""], "empty servicedir"),
+    ] {
+        let o = tool(SVC, &args);
+        assert_eq!(
+            outcome(&o),
+            (100, String::new(), usage(why)),
+            "svc {args:?}"
+        );
+    }
+    let many = format!("-{}", "h".repeat(513));
+    let o = tool(SVC, &[many.as_str(), a]);
+    assert_eq!(outcome(&o).0, 100);
+    assert_eq!(f.control_bytes(), b"");
+    let max = format!("-{}", "h".repeat(512));
+    assert_eq!(outcome(&tool(SVC, &[max.as_str(), a])).0, 0);
+    assert_eq!(f.control_bytes(), "h".repeat(512).as_bytes());
+}
+
+#[test]
+fn svc_warns_per_dir_and_exits_111() {
+    let t = TempDir::new("svc-fail");
+    let good = Fake::new(&t.join("good"));
+    let mut gone = Fake::new(&t.join("gone"));
+    gone.close();
+    fs::create_dir(t.join("bare")).unwrap();
+    fs::write(t.join("file"), "").unwrap();
+    let p = |n: &str| t.join(n).to_str().unwrap().to_string();
+    let o = tool(
+        SVC,
+        &[
+            "-u",
+            &p("missing"),
+            &p("gone"),
+            &p("good"),
+            &p("bare"),
+            &p("file"),
+        ],
+    );
+    let want = format!(
+        "svc: warning: unable to control {}: file does not exist\n\
+         svc: warning: unable to control {}: supervisor not running\n\
+         svc: warning: unable to control {}: no supervisor yet\n\
+         svc: warning: unable to control {}: Not a directory\n",
+        p("missing"),
+        p("gone"),
+        p("bare"),
+        p("file")
+    );
+    assert_eq!(outcome(&o), (111, String::new(), want));
+    assert_eq!(
+        good.control_bytes(),
+        b"u",
+        "the good dir is controlled all the same"
+    );
+    // A name that is not UTF-8 is used as given and shown lossily.
+    let odd = OsStr::from_bytes(b"./no\xffsuch");
+    let o = tool(SVC, &[OsStr::new("-d"), odd]);
+    assert_eq!(
+        outcome(&o),
+        (
+            111,
+            String::new(),
+            "svc: warning: unable to control ./no\u{fffd}such: file does not exist\n".into()
+        )
+    );
+}
+
+// ---- svok ---------------------------------------------------------------------------
+
+#[test]
+fn svok_exit_codes() {
+    let t = TempDir::new("svok");
+    let good = Fake::new(&t.join("good"));
+    let mut gone = Fake::new(&t.join("gone"));
+    gone.close();
+    fs::create_dir(t.join("bare")).unwrap();
+    fs::write(t.join("file"), "").unwrap();
+    let p = |n: &str| t.join(n).to_str().unwrap().to_string();
+    let none = (100, String::new(), String::new());
+    assert_eq!(
+        outcome(&tool(SVOK, &[&p("good")])),
+        (0, String::new(), String::new())
+    );
+    assert_eq!(outcome(&tool(SVOK, &[&p("gone")])), none);
+    assert_eq!(outcome(&tool(SVOK, &[&p("bare")])), none);
+    assert_eq!(outcome(&tool(SVOK, &[&p("missing")])), none);
+    let fatal = format!(
+        "svok: fatal: unable to open {}/supervise/ok: Not a directory\n",
+        p("file")
+    );
+    assert_eq!(
+        outcome(&tool(SVOK, &[&p("file")])),
+        (111, String::new(), fatal)
+    );
+    let usage = |why: &str| format!("svok: fatal: {why}\nsvok: usage: svok servicedir\n");
+    for (args, why) in [
+        (vec![], "missing servicedir".to_string()),
+        (vec![""], "empty servicedir".into()),
+        (vec!["-u", "x"], "invalid option '-u'".into()),
+        (vec!["x", "y"], "unexpected argument \"y\"".into()),
+    ] {
+        assert_eq!(
+            outcome(&tool(SVOK, &args)),
+            (100, String::new(), usage(&why)),
+            "svok {args:?}"
+        );
+    }
+    drop(good);
+}
+
+// ---- svstat -------------------------------------------------------------------------
+
+/// svstat's stdout for one fake dir, seconds blurred.
+fn svstat_line(f: &Fake) -> String {
+    let o = tool(SVSTAT, &[&f.dir]);
+    let (code, out, err) = outcome(&o);
+    assert_eq!((code, err.as_str()), (0, ""), "svstat {:?}: {out}", f.dir);
+    let name = f.dir.to_str().unwrap();
+    let line = out.strip_prefix(&format!("{name}: ")).unwrap_or(&out);
+    seconds_blurred(line.trim_end_matches('\n'))
+}
+
+#[test]
+fn svstat_prints_daemontools_lines_for_every_state() {
+    let t = TempDir::new("svstat-lines");
+    let f = Fake::new(&t.join("web"));
+    let up = record(RunState::Run, 123, Want::Up, 45);
+    f.status(&up);
+    assert_eq!(svstat_line(&f), "up (pid 123) N seconds");
+    // The seconds count from the record's stamp (45 s ago, plus however slow we are).
+    let exact = texts(&tool(SVSTAT, &[&f.dir])).0;
+    let secs: u64 = exact.split(' ').nth(4).unwrap().parse().unwrap();
+    assert!((45..45 + LIMIT.as_secs()).contains(&secs), "{exact}");
+    fs::write(f.dir.join("down"), "").unwrap();
+    assert_eq!(svstat_line(&f), "up (pid 123) N seconds, normally down");
+    f.status(&Status {
+        paused: true,
+        want: Want::Down,
+        got_term: true,
+        ..up
+    });
+    assert_eq!(
+        svstat_line(&f),
+        "up (pid 123) N seconds, normally down, paused, want down, got TERM"
+    );
+    fs::remove_file(f.dir.join("down")).unwrap();
+    f.status(&record(RunState::Down, 0, Want::Down, 2));
+    assert_eq!(svstat_line(&f), "down N seconds, normally up");
+    f.status(&record(RunState::Down, 0, Want::Up, 2));
+    assert_eq!(svstat_line(&f), "down N seconds, normally up, want up");
+    f.status(&record(RunState::Finish, 130, Want::Down, 3));
+    assert_eq!(svstat_line(&f), "finish (pid 130) N seconds, normally up");
+    // daemontools' 18-byte record.
+    let mut dt = record(RunState::Run, 7401, Want::Up, 1).encode().to_vec();
+    dt.truncate(18);
+    f.replace("status", &dt);
+    assert_eq!(svstat_line(&f), "up (pid 7401) N seconds");
+}
+
+#[test]
+fn svstat_adds_what_tend_knows() {
+    let t = TempDir::new("svstat-info");
+    let f = Fake::new(&t.join("web"));
+    let up = record(RunState::Run, 123, Want::Up, 45);
+    f.status(&up);
+    f.info(&Info {
+        ready: Some(tai_in(-40)),
+        notify: Some(3),
+        starts: 1,
+        ..Info::default()
+    });
+    assert_eq!(svstat_line(&f), "up (pid 123) N seconds, ready N seconds");
+    f.status(&record(RunState::Run, 124, Want::Up, 2));
+    assert_eq!(
+        svstat_line(&f),
+        "up (pid 124) N seconds",
+        "ready of an older run"
+    );
+    f.status(&record(RunState::Down, 0, Want::Up, 1));
+    f.info(&Info {
+        exit: Some(Exit::Code(1)),
+        backoff: Some((4000, tai_in(3))),
+        starts: 5,
+        ..Info::default()
+    });
+    assert_eq!(
+        svstat_line(&f),
+        "down N seconds, normally up, want up, exited 1, backoff N seconds, next start in N seconds"
+    );
+    f.info(&Info {
+        exit: Some(Exit::Signal(15)),
+        ..Info::default()
+    });
+    assert_eq!(
+        svstat_line(&f),
+        "down N seconds, normally up, want up, killed by SIGTERM"
+    );
+    f.info(&Info {
+        run: RunFile::NotExecutable,
+        ..Info::default()
+    });
+    assert_eq!(
+        svstat_line(&f),
+        "down N seconds, normally up, want up, run not executable"
+    );
+    f.info(&Info {
+        run: RunFile::Missing,
+        ..Info::default()
+    });
+    assert_eq!(
+        svstat_line(&f),
+        "down N seconds, normally up, want up, run missing"
+    );
+    // A garbled info file adds nothing and breaks nothing.
+    f.replace("info", b"\xff\x00garbage\nready @zz\nexit signal x\n");
+    assert_eq!(svstat_line(&f), "down N seconds, normally up, want up");
+}
+
+#[test]
+fn svstat_reports_each_failure_and_goes_on() {
+    let t = TempDir::new("svstat-fail");
+    let good = Fake::new(&t.join("good"));
+    good.status(&record(RunState::Run, 9, Want::Up, 1));
+    let mut gone = Fake::new(&t.join("gone"));
+    gone.status(&record(RunState::Run, 9, Want::Up, 1));
+    gone.close();
+    let bad = Fake::new(&t.join("bad"));
+    bad.replace("status", &[0u8; 35]);
+    let nostatus = Fake::new(&t.join("nostatus"));
+    fs::create_dir(t.join("bare")).unwrap();
+    let p = |n: &str| t.join(n).to_str().unwrap().to_string();
+    let o = tool(
+        SVSTAT,
+        &[
+            &p("missing"),
+            &p("gone"),
+            &p("good"),
+            &p("bare"),
+            &p("bad"),
+            &p("nostatus"),
+        ],
+    );
+    let (code, out, err) = outcome(&o);
+    assert_eq!(
+        seconds_blurred(&out),
+        format!("{}: up (pid 9) N seconds\n", p("good"))
+    );
+    let want = format!(
+        "svstat: warning: unable to read status of {}: file does not exist\n\
+         svstat: warning: unable to read status of {}: supervisor not running\n\
+         svstat: warning: unable to read status of {}: no supervisor yet\n\
+         svstat: warning: unable to read {}/supervise/status: bad format (35 bytes)\n\
+         svstat: warning: unable to open {}/supervise/status: file does not exist\n",
+        p("missing"),
+        p("gone"),
+        p("bare"),
+        p("bad"),
+        p("nostatus"),
+    );
+    assert_eq!((code, err), (111, want));
+    // Only unsupervised dirs: 1.
+    let o = tool(SVSTAT, &[&p("good"), &p("gone"), &p("missing")]);
+    assert_eq!(outcome(&o).0, 1);
+    assert_eq!(outcome(&tool(SVSTAT, &[&p("good")])).0, 0);
+    let usage = |why: &str| format!("svstat: fatal: {why}\nsvstat: usage: svstat servicedir...\n");
+    for (args, why) in [
+        (vec![], "missing servicedir"),
+        (vec!["x", ""], "empty servicedir"),
+        (vec!["-a", "x"], "invalid option '-a'"),
+    ] {
+        assert_eq!(
+            outcome(&tool(SVSTAT, &args)),
+            (100, String::new(), usage(why))
+        );
+    }
+    drop((bad, nostatus));
+}
+
+#[test]
+fn svstat_shows_non_utf8_names_lossily() {
+    let t = TempDir::new("svstat-utf8");
+    let dir = t.path().join(OsStr::from_bytes(b"caf\xe9"));
+    let f = Fake::new(&dir);
+    f.status(&record(RunState::Down, 0, Want::Down, 1));
+    let (code, out, err) = outcome(&tool(SVSTAT, &[&dir]));
+    let name = format!("{}/caf\u{fffd}", t.path().to_str().unwrap());
+    assert_eq!((code, err.as_str()), (0, ""));
+    assert_eq!(
+        seconds_blurred(&out),
+        format!("{name}: down N seconds, normally up\n")
+    );
+}
+
+#[test]
+fn bare_names_are_looked_up_in_svdir() {
+    let t = TempDir::new("svdir");
+    let f = Fake::new(&t.join("web"));
+    f.status(&record(RunState::Run, 77, Want::Up, 1));
+    let with_svdir = |prog: &str, args: &[&str]| {
+        let mut c = Command::new(prog);
+        c.args(args).env("SVDIR", t.path()).current_dir("/");
+        outcome(&common::run(&mut c))
+    };
+    assert_eq!(with_svdir(SVC, &["-h", "web"]).0, 0);
+    assert_eq!(f.control_bytes(), b"h");
+    assert_eq!(with_svdir(SVOK, &["web"]).0, 0);
+    let (code, out, _) = with_svdir(SVSTAT, &["web"]);
+    assert_eq!(
+        (code, seconds_blurred(&out)),
+        (0, "web: up (pid 77) N seconds\n".into())
+    );
+    assert_eq!(with_svdir(SVWAIT, &["-u", "-t", "0", "web"]).0, 0);
+    // A name with a slash, ".", and ".." are not looked up in $SVDIR.
+    assert_eq!(with_svdir(SVOK, &["./web"]).0, 100);
+    assert_eq!(with_svdir(SVOK, &["."]).0, 100);
+    let mut c = Command::new(SVOK);
+    c.arg("./web")
+        .env("SVDIR", "/nonexistent")
+        .current_dir(t.path());
+    assert_eq!(outcome(&common::run(&mut c)).0, 0);
+    let mut c = Command::new(SVOK);
+    c.arg(".").env("SVDIR", "/nonexistent").current_dir(&f.dir);
+    assert_eq!(outcome(&common::run(&mut c)).0, 0);
+    // An empty SVDIR means /var/service.
+    let mut c = Command::new(SVC);
+    c.args(["-u", "tend-test-no-such-service"]).env("SVDIR", "");
+    let (code, _, err) = outcome(&common::run(&mut c));
+    assert_eq!(code, 111);
+    assert!(
+        err.starts_with("svc: warning: unable to control tend-test-no-such-service: "),
+        "{err}"
+    );
+}
+
+// ---- svwait -------------------------------------------------------------------------
+
+/// svwait started in the background, with its output captured.
+fn svwait_bg(args: &[&OsStr]) -> Child {
+    Command::new(SVWAIT)
+        .args(args)
+        .env("SVDIR", "/nonexistent/tend-test-svdir")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits until the process sleeps in poll(2) (it has set its watches and checked), and
+/// checks it stays asleep: no polling loop.
+fn wait_asleep(child: &mut Child) {
+    let pid = child.id();
+    wait_until(LIMIT, "svwait to sleep in poll", || {
+        assert!(child.try_wait().unwrap().is_none(), "svwait exited early");
+        read(std::path::Path::new(&format!("/proc/{pid}/wchan"))).contains("poll")
+    });
+}
+
+/// Waits (bounded) for a background svwait to end; exit code, stdout, stderr.
+fn finish(child: Child) -> (i32, String, String) {
+    let mut child = child;
+    let end = Instant::now() + LIMIT;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > end {
+            let _ = child.kill();
+            panic!("svwait did not finish");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    outcome(&child.wait_with_output().unwrap())
+}
+
+const OK: (i32, String, String) = (0, String::new(), String::new());
+
+#[test]
+fn svwait_wakes_up_on_status_changes() {
+    let t = TempDir::new("svwait-fake");
+    let f = Fake::new(&t.join("web"));
+    let d = f.dir.as_os_str();
+    f.status(&record(RunState::Down, 0, Want::Down, 1));
+    let mut w = svwait_bg(&[OsStr::new("-u"), OsStr::new("-t20s"), d]);
+    wait_asleep(&mut w);
+    f.status(&record(RunState::Finish, 5, Want::Up, 0));
+    wait_asleep(&mut w);
+    f.status(&record(RunState::Run, 6, Want::Up, 0));
+    assert_eq!(finish(w), OK);
+
+    let mut w = svwait_bg(&[OsStr::new("-d"), d]);
+    wait_asleep(&mut w);
+    f.status(&record(RunState::Finish, 5, Want::Down, 0));
+    wait_asleep(&mut w);
+    f.status(&record(RunState::Down, 0, Want::Down, 0));
+    assert_eq!(finish(w), OK);
+
+    // Ready: up is not enough, an older ready time is not enough.
+    fs::write(f.dir.join("notification-fd"), "3\n").unwrap();
+    f.info(&Info {
+        ready: Some(tai_in(-100)),
+        notify: Some(3),
+        ..Info::default()
+    });
+    let mut w = svwait_bg(&[OsStr::new("-r"), OsStr::new("-t"), OsStr::new("20000"), d]);
+    wait_asleep(&mut w);
+    f.status(&record(RunState::Run, 7, Want::Up, 10));
+    wait_asleep(&mut w);
+    f.info(&Info {
+        ready: Some(tai_in(0)),
+        notify: Some(3),
+        ..Info::default()
+    });
+    assert_eq!(finish(w), OK);
+}
+
+#[test]
+fn svwait_times_out_with_exit_1() {
+    let t = TempDir::new("svwait-timeout");
+    let a = Fake::new(&t.join("a"));
+    let b = Fake::new(&t.join("b"));
+    a.status(&record(RunState::Run, 5, Want::Up, 1));
+    b.status(&record(RunState::Down, 0, Want::Down, 1));
+    let start = Instant::now();
+    let o = tool(
+        SVWAIT,
+        &[
+            OsStr::new("-u"),
+            OsStr::new("-t300ms"),
+            b.dir.as_os_str(),
+            a.dir.as_os_str(),
+        ],
+    );
+    let took = start.elapsed();
+    let want = format!(
+        "svwait: fatal: timed out waiting for {} to be up\n",
+        b.dir.display()
+    );
+    assert_eq!(outcome(&o), (1, String::new(), want));
+    assert!(took >= Duration::from_millis(300), "{took:?}");
+    // -t 0 looks once.
+    assert_eq!(
+        outcome(&tool(
+            SVWAIT,
+            &[OsStr::new("-u"), OsStr::new("-t0"), a.dir.as_os_str()]
+        )),
+        OK
+    );
+    let o = tool(
+        SVWAIT,
+        &[
+            OsStr::new("-d"),
+            OsStr::new("-t0"),
+            a.dir.as_os_str(),
+            b.dir.as_os_str(),
+            t.join("c").as_os_str(),
+        ],
+    );
+    let want = format!(
+        "svwait: fatal: timed out waiting for {}, {} to be down\n",
+        a.dir.display(),
+        t.join("c").display()
+    );
+    assert_eq!(outcome(&o), (1, String::new(), want));
+}
+
+#[test]
+fn svwait_waits_for_the_service_dir_and_its_supervisor_to_appear() {
+    let t = TempDir::new("svwait-appear");
+    let dir = t.join("later");
+    let mut w = svwait_bg(&[OsStr::new("-u"), OsStr::new("-t20s"), dir.as_os_str()]);
+    wait_asleep(&mut w);
+    fs::create_dir(&dir).unwrap();
+    wait_asleep(&mut w);
+    // The status says up, but nobody supervises it: not up yet.
+    fs::create_dir(dir.join("supervise")).unwrap();
+    mkfifo(&dir.join("supervise/ok"));
+    mkfifo(&dir.join("supervise/control"));
+    let tmp = dir.join("supervise/status.new");
+    fs::write(&tmp, record(RunState::Run, 5, Want::Up, 0).encode()).unwrap();
+    fs::rename(&tmp, dir.join("supervise/status")).unwrap();
+    wait_asleep(&mut w);
+    // A supervisor opens ok.
+    let f = Fake::new(&dir);
+    assert_eq!(finish(w), OK);
+    drop(f);
+}
+
+#[test]
+fn svwait_follows_a_dangling_supervise_symlink() {
+    let t = TempDir::new("svwait-link");
+    let dir = t.join("web");
+    fs::create_dir(&dir).unwrap();
+    std::os::unix::fs::symlink(t.join("run/supervise.web"), dir.join("supervise")).unwrap();
+    let mut w = svwait_bg(&[OsStr::new("-d"), OsStr::new("-t20s"), dir.as_os_str()]);
+    wait_asleep(&mut w);
+    fs::create_dir(t.join("run")).unwrap();
+    wait_asleep(&mut w);
+    fs::create_dir(t.join("run/supervise.web")).unwrap();
+    wait_asleep(&mut w);
+    let f = Fake::new(&dir);
+    wait_asleep(&mut w);
+    f.status(&record(RunState::Down, 0, Want::Down, 0));
+    assert_eq!(finish(w), OK);
+}
+
+#[test]
+fn svwait_fails_when_the_supervisor_exits() {
+    let t = TempDir::new("svwait-exit");
+    let mut f = Fake::new(&t.join("web"));
+    f.status(&record(RunState::Down, 0, Want::Down, 1));
+    let mut w = svwait_bg(&[OsStr::new("-u"), f.dir.as_os_str()]);
+    wait_asleep(&mut w);
+    f.close();
+    let want = format!(
+        "svwait: fatal: unable to wait for {} to be up: supervisor exited\n",
+        f.dir.display()
+    );
+    assert_eq!(finish(w), (111, String::new(), want));
+    // Down is reached all the same when the supervisor leaves a down status behind (-dx).
+    f.open();
+    f.status(&record(RunState::Run, 8, Want::Up, 1));
+    let mut w = svwait_bg(&[OsStr::new("-d"), f.dir.as_os_str()]);
+    wait_asleep(&mut w);
+    f.status(&record(RunState::Down, 0, Want::Down, 0));
+    f.close();
+    assert_eq!(finish(w), OK);
+    // And once the supervisor is gone, a down status needs no supervisor.
+    assert_eq!(
+        outcome(&tool(
+            SVWAIT,
+            &[OsStr::new("-d"), OsStr::new("-t0"), f.dir.as_os_str()]
+        )),
+        OK
+    );
+}
+
+#[test]
+fn svwait_ready_falls_back_to_up_with_a_warning() {
+    let t = TempDir::new("svwait-ready");
+    let f = Fake::new(&t.join("web"));
+    f.status(&record(RunState::Run, 5, Want::Up, 1));
+    let d = f.dir.display();
+    let o = tool(
+        SVWAIT,
+        &[OsStr::new("-r"), OsStr::new("-t0"), f.dir.as_os_str()],
+    );
+    let want =
+        format!("svwait: warning: {d} has no notification-fd: waiting for it to be up instead\n");
+    assert_eq!(outcome(&o), (0, String::new(), want));
+    fs::write(f.dir.join("notification-fd"), "3\n").unwrap();
+    let o = tool(
+        SVWAIT,
+        &[OsStr::new("-r"), OsStr::new("-t0"), f.dir.as_os_str()],
+    );
+    let want = format!(
+        "svwait: warning: the supervisor of {d} does not report readiness: waiting for it to be up instead\n"
+    );
+    assert_eq!(outcome(&o), (0, String::new(), want));
+    f.info(&Info {
+        notify: Some(3),
+        ..Info::default()
+    });
+    let o = tool(
+        SVWAIT,
+        &[OsStr::new("-r"), OsStr::new("-t0"), f.dir.as_os_str()],
+    );
+    assert_eq!(
+        outcome(&o).0,
+        1,
+        "not ready, and no fallback with tend's info"
+    );
+}
+
+#[test]
+fn svwait_usage_and_errors() {
+    let usage = |why: &str| {
+        format!(
+            "svwait: fatal: {why}\nsvwait: usage: svwait -u|-d|-r [ -t timeout ] servicedir...\n"
+        )
+    };
+    for (args, why) in [
+        (vec!["x"], "one of -u, -d, -r is required"),
+        (vec!["-u", "-r", "x"], "only one of -u, -d, -r"),
+        (vec!["-u"], "missing servicedir"),
+        (vec!["-u", ""], "empty servicedir"),
+        (vec!["-k", "x"], "invalid option '-k'"),
+        (vec!["-u", "x", "-t"], "missing argument for option '-t'"),
+    ] {
+        assert_eq!(
+            outcome(&tool(SVWAIT, &args)),
+            (100, String::new(), usage(why)),
+            "{args:?}"
+        );
+    }
+    let (code, _, err) = outcome(&tool(SVWAIT, &["-u", "-t", "soon", "x"]));
+    assert_eq!(code, 100);
+    assert!(
+        err.starts_with("svwait: fatal: bad timeout \"soon\": "),
+        "{err}"
+    );
+    let o = tool(SVWAIT, &["-u", "/nonexistent/tend-test/web"]);
+    let want = "svwait: fatal: unable to watch /nonexistent/tend-test: file does not exist\n";
+    assert_eq!(outcome(&o), (111, String::new(), want.into()));
+    let t = TempDir::new("svwait-err");
+    let f = Fake::new(&t.join("web"));
+    f.replace("status", b"short");
+    let o = tool(SVWAIT, &[OsStr::new("-u"), f.dir.as_os_str()]);
+    let want = format!(
+        "svwait: fatal: unable to read {}/supervise/status: bad format (5 bytes)\n",
+        f.dir.display()
+    );
+    assert_eq!(outcome(&o), (111, String::new(), want));
+    fs::write(t.join("file"), "").unwrap();
+    let o = tool(SVWAIT, &[OsStr::new("-u"), t.join("file").as_os_str()]);
+    let want = format!(
+        "svwait: fatal: unable to watch {}/supervise: Not a directory\n",
+        t.join("file").display()
+    );
+    assert_eq!(outcome(&o), (111, String::new(), want));
+}
+
+// ---- against a real supervisor --------------------------------------------------------
+
+/// Runs tend's svc with one letter on the service; it must succeed silently.
+fn svc(s: &Supervised, letters: &str) {
+    let o = tool(
+        SVC,
+        &[OsStr::new(&format!("-{letters}")), s.arg().as_os_str()],
+    );
+    assert_eq!(outcome(&o), OK, "svc -{letters}");
+}
+
+/// svstat's line for a real service, seconds blurred, without the name.
+fn real_line(s: &Supervised) -> String {
+    let o = tool(SVSTAT, &[s.arg()]);
+    let (code, out, err) = outcome(&o);
+    assert_eq!((code, err.as_str()), (0, ""), "{out}");
+    let name = s.arg().to_str().unwrap();
+    seconds_blurred(out.trim_end().strip_prefix(&format!("{name}: ")).unwrap())
+}
+
+#[test]
+fn every_letter_reaches_the_supervisor() {
+    if !SUP.available("every_letter_reaches_the_supervisor") {
+        return;
+    }
+    let mut s = Supervised::start(SUP, "letters", false);
+    let pid1 = s.wait_started(1);
+    for (letter, event) in [
+        ("h", "HUP"),
+        ("a", "ALRM"),
+        ("i", "INT"),
+        ("q", "QUIT"),
+        ("1", "USR1"),
+        ("2", "USR2"),
+        ("c", "CONT"),
+    ] {
+        svc(&s, letter);
+        s.wait_event(event, 1);
+    }
+    svc(&s, "p");
+    wait_until(LIMIT, "the service to stop (T)", || proc_state(pid1) == 'T');
+    wait_until(LIMIT, "the paused flag", || s.status().paused);
+    assert_eq!(real_line(&s), format!("up (pid {pid1}) N seconds, paused"));
+    svc(&s, "c");
+    wait_until(LIMIT, "the service to continue", || proc_state(pid1) != 'T');
+    wait_until(LIMIT, "the paused flag to clear", || !s.status().paused);
+    svc(&s, "t");
+    s.wait_event("TERM", 1);
+    let pid2 = s.wait_started(2);
+    assert_ne!(pid1, pid2);
+    svc(&s, "k");
+    wait_until(LIMIT, "the killed run to die", || !alive(pid2));
+    let pid3 = s.wait_started(3);
+    svc(&s, "d");
+    s.wait_event("TERM", 2);
+    s.wait_down();
+    assert_eq!(s.status().want, Want::Down);
+    assert!(!alive(pid3));
+    assert_eq!(real_line(&s), "down N seconds, normally up, exited 0");
+    svc(&s, "u");
+    s.wait_started(4);
+    svc(&s, "d");
+    s.wait_down();
+    // Once: started, and not restarted after it ends.
+    svc(&s, "o");
+    s.wait_started(5);
+    assert_ne!(s.status().want, Want::Up);
+    svc(&s, "t");
+    s.wait_event("TERM", 4);
+    s.wait_down();
+    assert_eq!(s.starts().len(), 5);
+    svc(&s, "x");
+    assert_eq!(s.wait_exit(), Some(0));
+    s.stop();
+}
+
+#[test]
+fn svc_applies_letters_in_order() {
+    if !SUP.available("svc_applies_letters_in_order") {
+        return;
+    }
+    let s = Supervised::start(SUP, "order", false);
+    let pid = s.wait_started(1);
+    svc(&s, "cp");
+    wait_until(LIMIT, "-cp to leave it stopped", || {
+        proc_state(pid) == 'T' && s.status().paused
+    });
+    svc(&s, "pc");
+    wait_until(LIMIT, "-pc to leave it running", || {
+        proc_state(pid) != 'T' && !s.status().paused
+    });
+}
+
+#[test]
+fn svstat_and_svwait_on_a_real_supervisor() {
+    if !SUP.available("svstat_and_svwait_on_a_real_supervisor") {
+        return;
+    }
+    let s = Supervised::start(SUP, "real-svwait", true);
+    let d = s.arg().as_os_str();
+    assert_eq!(real_line(&s), "down N seconds");
+    let t20 = OsStr::new("-t20s");
+    let mut w = svwait_bg(&[OsStr::new("-u"), t20, d]);
+    wait_asleep(&mut w);
+    svc(&s, "u");
+    assert_eq!(finish(w), OK);
+    let pid = s.wait_started(1);
+    assert_eq!(
+        real_line(&s),
+        format!("up (pid {pid}) N seconds, normally down")
+    );
+    let o = tool(SVWAIT, &[OsStr::new("-r"), t20, d]);
+    let want = format!(
+        "svwait: warning: {} has no notification-fd: waiting for it to be up instead\n",
+        s.arg().display()
+    );
+    assert_eq!(outcome(&o), (0, String::new(), want));
+    let mut w = svwait_bg(&[OsStr::new("-d"), t20, d]);
+    wait_asleep(&mut w);
+    svc(&s, "d");
+    assert_eq!(finish(w), OK);
+    assert_eq!(s.status().state, RunState::Down);
+    assert_eq!(outcome(&tool(SVOK, &[d])), OK);
+}
+
+/// A run script with notification-fd 3: it reports ready once `go-ready` exists.
+const READY_RUN: &str = r#"#!/bin/sh
+sup=$PPID
+echo "start $$" >> events
+while [ ! -e go-ready ] && kill -0 "$sup" 2>/dev/null; do sleep 0.05; done
+echo ready >&3
+while kill -0 "$sup" 2>/dev/null; do sleep 0.1; done
+"#;
+
+#[test]
+fn readiness_from_tend_supervise_reaches_svwait_and_svstat() {
+    let s = Supervised::start_with(
+        Kind::Tend,
+        "ready",
+        READY_RUN,
+        &[("notification-fd", "3\n")],
+    );
+    let dir = s.dir.clone();
+    let d = dir.as_os_str();
+    let pid = s.wait_started(1);
+    assert_eq!(real_line(&s), format!("up (pid {pid}) N seconds"));
+    let o = tool(SVWAIT, &[OsStr::new("-r"), OsStr::new("-t0"), d]);
+    let want = format!(
+        "svwait: fatal: timed out waiting for {} to be ready\n",
+        dir.display()
+    );
+    assert_eq!(outcome(&o), (1, String::new(), want));
+    let mut w = svwait_bg(&[OsStr::new("-r"), OsStr::new("-t20s"), d]);
+    wait_asleep(&mut w);
+    fs::write(dir.join("go-ready"), "").unwrap();
+    assert_eq!(finish(w), OK);
+    assert_eq!(
+        real_line(&s),
+        format!("up (pid {pid}) N seconds, ready N seconds")
+    );
+    // A new run is not ready until it says so again.
+    fs::remove_file(dir.join("go-ready")).unwrap();
+    svc(&s, "k");
+    let pid2 = s.wait_started(2);
+    assert_eq!(real_line(&s), format!("up (pid {pid2}) N seconds"));
+    let o = tool(SVWAIT, &[OsStr::new("-r"), OsStr::new("-t0"), d]);
+    assert_eq!(outcome(&o).0, 1);
+}
+
+#[test]
+fn svstat_shows_tend_supervise_backing_off() {
+    let run = "#!/bin/sh\necho \"start $$\" >> events\nexit 3\n";
+    let s = Supervised::start_with(Kind::Tend, "backoff", run, &[]);
+    let want = "down N seconds, normally up, want up, exited 3, backoff N seconds, next start in N seconds";
+    let mut line = String::new();
+    wait_until(LIMIT, "svstat to show the backoff", || {
+        line = seconds_blurred(texts(&tool(SVSTAT, &[s.arg()])).0.trim_end());
+        line.ends_with(want)
+    });
+    assert_eq!(line, format!("{}: {want}", s.arg().display()));
+    svc(&s, "d");
+    // Should the next start have begun just before, the down signal ends that run.
+    wait_until(LIMIT, "svc -d to end the backoff", || {
+        let line = real_line(&s);
+        line == "down N seconds, normally up, exited 3"
+            || line == "down N seconds, normally up, killed by SIGTERM"
+    });
+}
+
+#[test]
+fn svstat_shows_a_run_tend_supervise_cannot_execute() {
+    let mut s = Supervised::start_with(Kind::Tend, "noexec", RUN, &[("run", RUN)]);
+    wait_until(LIMIT, "svstat to show the run file", || {
+        real_line(&s) == "down N seconds, normally up, want up, run not executable"
+    });
+    let o = tool(
+        SVWAIT,
+        &[OsStr::new("-u"), OsStr::new("-t100ms"), s.arg().as_os_str()],
+    );
+    assert_eq!(outcome(&o).0, 1);
+    write_exec(&s.dir.join("run"), RUN);
+    svc(&s, "u");
+    let o = tool(
+        SVWAIT,
+        &[OsStr::new("-u"), OsStr::new("-t20s"), s.arg().as_os_str()],
+    );
+    assert_eq!(outcome(&o), OK);
+    let pid = s.wait_started(1);
+    assert_eq!(real_line(&s), format!("up (pid {pid}) N seconds"));
+    s.stop();
+}
+
+// ---- man pages ------------------------------------------------------------------------
+
+/// The exit codes a man page's EXIT STATUS section lists as `.B N` items.
+fn listed_codes(page: &str) -> Vec<u8> {
+    let section = page.split(".SH EXIT STATUS").nth(1).unwrap_or("");
+    let section = section.split("\n.SH ").next().unwrap_or("");
+    section
+        .lines()
+        .filter_map(|l| l.strip_prefix(".B "))
+        .filter_map(|n| n.trim().parse().ok())
+        .collect()
+}
+
+#[test]
+fn man_pages_render_cleanly_and_list_every_exit_code() {
+    let man = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../man");
+    for (prog, codes) in [
+        ("svc", vec![0, 100, 111]),
+        ("svok", vec![0, 100, 111]),
+        ("svstat", vec![0, 1, 100, 111]),
+        ("svwait", vec![0, 1, 100, 111]),
+    ] {
+        let path = man.join(format!("{prog}.8"));
+        let page = fs::read_to_string(&path).unwrap();
+        assert_eq!(listed_codes(&page), codes, "{prog}.8 EXIT STATUS");
+        for sec in [
+            "NAME",
+            "SYNOPSIS",
+            "DESCRIPTION",
+            "OPTIONS",
+            "FILES",
+            "EXIT STATUS",
+            "SEE ALSO",
+        ] {
+            assert!(
+                page.contains(&format!("\n.SH {sec}\n")),
+                "{prog}.8 lacks {sec}"
+            );
+        }
+        if !anchor(
+            "/usr/bin/groff",
+            "man_pages_render_cleanly_and_list_every_exit_code",
+        ) {
+            continue;
+        }
+        let o = common::run(Command::new("groff").args(["-man", "-ww", "-z"]).arg(&path));
+        assert_eq!(outcome(&o), OK, "groff -man -ww -z {prog}.8");
+    }
+}

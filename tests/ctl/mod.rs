@@ -1,0 +1,358 @@
+//! Helpers for the control-tool tests (control.rs, interop.rs): a fake supervisor that the
+//! test drives by hand, real supervisors in guards, and the tools' paths.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::ffi::OsStr;
+use std::fs;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use rustix::fs::{FileType, Mode, OFlags};
+use tend_core::info::Info;
+use tend_core::status::{RunState, Status, Want};
+use tend_core::tai::Tai64n;
+
+use crate::common::{alive, read, run, texts, wait_until, write_exec, Daemon, TempDir, LIMIT};
+
+/// tend's svc, svok, svstat, svwait (Debian's daemontools installs programs of these names
+/// in /usr/bin; the anchors are always called by absolute path).
+pub const SVC: &str = env!("CARGO_BIN_EXE_svc");
+pub const SVOK: &str = env!("CARGO_BIN_EXE_svok");
+pub const SVSTAT: &str = env!("CARGO_BIN_EXE_svstat");
+pub const SVWAIT: &str = env!("CARGO_BIN_EXE_svwait");
+
+/// Runs one of the tools with `args` (and `SVDIR` pointing nowhere, unless given).
+pub fn tool<S: AsRef<OsStr>>(prog: &str, args: &[S]) -> Output {
+    let mut cmd = Command::new(prog);
+    cmd.args(args).env("SVDIR", "/nonexistent/tend-test-svdir");
+    run(&mut cmd)
+}
+
+/// Exit code, stdout and stderr of an output, for one-line assertions.
+pub fn outcome(o: &Output) -> (i32, String, String) {
+    let (out, err) = texts(o);
+    (o.status.code().unwrap_or(-1), out, err)
+}
+
+/// Replaces every run of digits before " seconds" with N, so lines compare exactly
+/// modulo the clock.
+pub fn seconds_blurred(line: &str) -> String {
+    let mut out = String::new();
+    let mut rest = line;
+    while let Some(at) = rest.find(" seconds") {
+        let head = &rest[..at];
+        let digits = head.len() - head.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+        out.push_str(&head[..head.len() - digits]);
+        out.push_str(if digits > 0 { "N seconds" } else { " seconds" });
+        rest = &rest[at + " seconds".len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Makes a fifo of mode 0600, keeping an existing one.
+pub fn mkfifo(path: &Path) {
+    let made = rustix::fs::mknodat(
+        rustix::fs::CWD,
+        path,
+        FileType::Fifo,
+        Mode::from_raw_mode(0o600),
+        0,
+    );
+    assert!(
+        matches!(made, Ok(()) | Err(rustix::io::Errno::EXIST)),
+        "mkfifo {path:?}: {made:?}"
+    );
+}
+
+/// A supervise dir run by the test itself: it holds the read ends of `ok` and `control`
+/// (so svok says "supervised" and svc can write), and writes status and info by hand.
+pub struct Fake {
+    pub dir: PathBuf,
+    ok: Option<OwnedFd>,
+    control: Option<OwnedFd>,
+}
+
+impl Fake {
+    /// Creates `dir/supervise/` (if needed) with its fifos and opens them, as a supervisor
+    /// would.
+    pub fn new(dir: &Path) -> Fake {
+        fs::create_dir_all(dir.join("supervise")).unwrap();
+        let mut f = Fake {
+            dir: dir.to_path_buf(),
+            ok: None,
+            control: None,
+        };
+        mkfifo(&dir.join("supervise/ok"));
+        mkfifo(&dir.join("supervise/control"));
+        f.open();
+        f
+    }
+
+    /// Opens the fifos for reading (again), as a supervisor starting up does.
+    pub fn open(&mut self) {
+        let rd = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        let open = |f: &str| rustix::fs::open(self.dir.join(f), rd, Mode::empty()).unwrap();
+        self.control = Some(open("supervise/control"));
+        self.ok = Some(open("supervise/ok"));
+    }
+
+    /// Closes the fifos, as an exiting supervisor does.
+    pub fn close(&mut self) {
+        self.ok = None;
+        self.control = None;
+    }
+
+    /// Replaces `supervise/FILE` by rename, as supervisors do.
+    pub fn replace(&self, file: &str, data: &[u8]) {
+        let tmp = self.dir.join(format!("supervise/{file}.new"));
+        fs::write(&tmp, data).unwrap();
+        fs::rename(&tmp, self.dir.join("supervise").join(file)).unwrap();
+    }
+
+    /// Writes a 20-byte status record.
+    pub fn status(&self, st: &Status) {
+        self.replace("status", &st.encode());
+    }
+
+    /// Writes `supervise/info`.
+    pub fn info(&self, info: &Info) {
+        self.replace("info", info.encode().as_bytes());
+    }
+
+    /// Every byte written to the control fifo so far.
+    pub fn control_bytes(&self) -> Vec<u8> {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 512];
+        let fd = self.control.as_ref().unwrap();
+        loop {
+            match rustix::io::read(fd, &mut buf) {
+                Ok(0) | Err(rustix::io::Errno::AGAIN) => return got,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) => panic!("read control: {e}"),
+            }
+        }
+    }
+}
+
+/// A status record `secs_ago` seconds old.
+pub fn record(state: RunState, pid: u32, want: Want, secs_ago: u64) -> Status {
+    let now = Tai64n::now();
+    Status {
+        stamp: Tai64n {
+            secs: now.secs - secs_ago,
+            nanos: 0,
+        },
+        pid,
+        paused: false,
+        want,
+        got_term: false,
+        state,
+    }
+}
+
+/// A TAI64N label `secs` from now (negative: in the past).
+pub fn tai_in(secs: i64) -> Tai64n {
+    let now = Tai64n::now();
+    Tai64n {
+        secs: now.secs.saturating_add_signed(secs),
+        nanos: 0,
+    }
+}
+
+/// Which supervisor runs a real service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Daemontools,
+    Runit,
+    Tend,
+}
+
+impl Kind {
+    /// The supervisor's program.
+    pub fn program(self) -> &'static str {
+        match self {
+            Kind::Daemontools => "/usr/bin/supervise",
+            Kind::Runit => "/usr/bin/runsv",
+            Kind::Tend => env!("CARGO_BIN_EXE_tend-supervise"),
+        }
+    }
+
+    /// Whether the supervisor is installed; when it is not, prints why the test is
+    /// skipped and returns false, unless TEND_REQUIRE_INTEROP=1, which fails the test.
+    pub fn available(self, test: &str) -> bool {
+        anchor(self.program(), test)
+    }
+}
+
+/// Whether an anchor program such as /usr/bin/sv is installed (see [`Kind::available`]).
+pub fn anchor(program: &str, test: &str) -> bool {
+    if Path::new(program).exists() {
+        return true;
+    }
+    assert!(
+        std::env::var("TEND_REQUIRE_INTEROP").as_deref() != Ok("1"),
+        "{test}: {program} is not installed and TEND_REQUIRE_INTEROP=1"
+    );
+    eprintln!("{test}: skipped: {program} not installed");
+    false
+}
+
+/// The state letter of a process in /proc (R, S, T, Z...).
+pub fn proc_state(pid: i32) -> char {
+    let s = read(&PathBuf::from(format!("/proc/{pid}/stat")));
+    let after = s.rsplit(')').next().unwrap_or("");
+    after.trim_start().chars().next().unwrap_or('?')
+}
+
+/// A run script that logs to `events` in the service dir: `start PID` once its traps are
+/// set, then the name of every signal it catches (TERM also ends it). It exits by itself
+/// within 0.1 s of its supervisor's death, so no test leaves a service behind.
+pub const RUN: &str = r#"#!/bin/sh
+sup=$PPID
+for s in HUP ALRM INT QUIT USR1 USR2 CONT; do trap "echo $s >> events" $s; done
+trap 'echo TERM >> events; exit 0' TERM
+echo "start $$" >> events
+while kill -0 "$sup" 2>/dev/null; do sleep 0.1; done
+"#;
+
+/// A real supervisor on a fresh service dir, stopped with `dx` (and then signals) on drop.
+pub struct Supervised {
+    pub root: TempDir,
+    pub dir: PathBuf,
+    pub kind: Kind,
+    pub daemon: Option<Daemon>,
+}
+
+impl Supervised {
+    /// Creates `ROOT/svc` with [`RUN`] (and a `down` file if `down`), starts the
+    /// supervisor on it and waits until it answers svok and, unless `down`, until the
+    /// service is up.
+    pub fn start(kind: Kind, test: &str, down: bool) -> Supervised {
+        let files: &[(&str, &str)] = if down { &[("down", "")] } else { &[] };
+        let s = Supervised::start_with(kind, test, RUN, files);
+        if !down {
+            s.wait_started(1);
+        }
+        s
+    }
+
+    /// Creates `ROOT/svc` with `run` and the plain (0644) `files`, given as (name, text),
+    /// starts the supervisor on it and waits until it answers svok and has written its
+    /// status. A file named `run` replaces the executable one.
+    pub fn start_with(kind: Kind, test: &str, run: &str, files: &[(&str, &str)]) -> Supervised {
+        let root = TempDir::new(test);
+        let dir = root.join("svc");
+        write_exec(&dir.join("run"), run);
+        for (name, text) in files {
+            let _ = fs::remove_file(dir.join(name));
+            fs::write(dir.join(name), text).unwrap();
+        }
+        let err = fs::File::create(root.join("supervisor.stderr")).unwrap();
+        let daemon = Daemon::spawn(
+            Command::new(kind.program())
+                .arg(&dir)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(err),
+        );
+        let s = Supervised {
+            root,
+            dir,
+            kind,
+            daemon: Some(daemon),
+        };
+        wait_until(LIMIT, "the supervisor to start", || {
+            tend_core::control::is_supervised(&s.dir).unwrap_or(false)
+                && s.dir.join("supervise/status").exists()
+        });
+        s
+    }
+
+    /// The service dir as an argument with a slash, so it is not looked up in $SVDIR.
+    pub fn arg(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The decoded status file.
+    pub fn status(&self) -> Status {
+        tend_core::control::read_status(&self.dir).unwrap()
+    }
+
+    /// The run script's event log.
+    pub fn events(&self) -> String {
+        read(&self.dir.join("events"))
+    }
+
+    /// The pids of the run script's starts, in order.
+    pub fn starts(&self) -> Vec<i32> {
+        self.events()
+            .lines()
+            .filter_map(|l| l.strip_prefix("start "))
+            .map(|p| p.parse().unwrap())
+            .collect()
+    }
+
+    /// Waits until the run script has started `n` times and its traps are set, and
+    /// the status file shows that run up; returns its pid.
+    pub fn wait_started(&self, n: usize) -> i32 {
+        let mut pid = 0;
+        wait_until(LIMIT, &format!("start #{n} of the service"), || {
+            let starts = self.starts();
+            pid = starts.get(n - 1).copied().unwrap_or(0);
+            pid != 0 && {
+                let st = self.status();
+                st.state == RunState::Run && st.pid == pid as u32
+            }
+        });
+        pid
+    }
+
+    /// Waits until `event` (a signal name) appears `n` times in the event log.
+    pub fn wait_event(&self, event: &str, n: usize) {
+        wait_until(LIMIT, &format!("{event} #{n} in the event log"), || {
+            self.events().lines().filter(|l| *l == event).count() >= n
+        });
+    }
+
+    /// Waits until the status file says down.
+    pub fn wait_down(&self) {
+        wait_until(LIMIT, "the service to be down", || {
+            self.status().state == RunState::Down
+        });
+    }
+
+    /// Waits (bounded) for the supervisor to exit; returns its exit code.
+    pub fn wait_exit(&mut self) -> Option<i32> {
+        let d = self.daemon.as_mut().unwrap();
+        d.wait_exit(LIMIT).code()
+    }
+
+    /// Stops the service and the supervisor: `dx`, then the guard's signals; then waits
+    /// (bounded, without failing: this also runs while a failed test unwinds) for every
+    /// run script to exit.
+    pub fn stop(&mut self) {
+        let end = Instant::now() + LIMIT;
+        if let Some(mut d) = self.daemon.take() {
+            if !d.exited() {
+                let _ = tend_core::control::send(&self.dir, b"dx");
+                while !d.exited() && Instant::now() < end {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            }
+        }
+        for pid in self.starts() {
+            while alive(pid) && Instant::now() < end {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+}
+
+impl Drop for Supervised {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
