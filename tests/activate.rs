@@ -286,6 +286,16 @@ fn all_activates_every_service_dir_of_the_install_dir() {
 }
 
 #[test]
+fn a_missing_live_dir_is_created() {
+    let s = Site::new("act-mkdir");
+    s.install("web", SLEEPER);
+    fs::remove_dir(s.sv("")).unwrap();
+    expect(&s.activate(&["-n", "web"]), 0, "", &s);
+    assert_eq!(mode(&s.sv("")), 0o755);
+    assert_eq!(s.live_names(), ["web"]);
+}
+
+#[test]
 fn refusals_name_the_problem() {
     let s = Site::new("act-refuse");
     s.install("ok", SLEEPER);

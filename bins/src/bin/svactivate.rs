@@ -4,7 +4,7 @@ use std::ffi::OsString;
 use std::fs;
 use std::io::Write;
 use std::os::fd::OwnedFd;
-use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -163,15 +163,29 @@ fn list_install_dir(install: &Path) -> Result<Vec<OsString>, Error> {
     Ok(names)
 }
 
-/// Opens the live dir and takes an exclusive `flock` on it, so that concurrent
-/// svactivate and svdeactivate runs do not trample each other's `.NAME.tmp`.
+/// Opens the live dir (creating it, mode 0755, if missing) and takes an exclusive
+/// `flock` on it, so that concurrent svactivate and svdeactivate runs do not trample
+/// each other's `.NAME.tmp`.
 fn lock_scan_dir(svdir: &Path) -> Result<OwnedFd, Error> {
     let shown = show(svdir);
-    let fd = rfs::open(
-        svdir,
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
+    let open = || {
+        rfs::open(
+            svdir,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+    };
+    let fd = match open() {
+        Err(Errno::NOENT) => {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o755)
+                .create(svdir)
+                .ctx(|| format!("create {shown}"))?;
+            open()
+        }
+        r => r,
+    }
     .ctx(|| format!("open {shown}"))?;
     loop {
         match rfs::flock(&fd, FlockOperation::LockExclusive) {
@@ -206,9 +220,15 @@ fn activate(
     copy_dir(&src, &dst, &shown, 0)?;
     copy_owner_mode(&dst, &src, &shown)?;
     add_logger(&dst, &shown, policy, name)?;
+    // On disk before the rename, so that after a crash the live dir holds either no
+    // `name` or a complete one.
+    rfs::syncfs(&dst).ctx(|| format!("sync {shown}"))?;
     drop(dst);
     match rename_noreplace(scan, &tmp_name, name) {
-        Ok(()) => Ok(targets(&live)),
+        Ok(()) => {
+            rfs::fsync(scan).ctx(|| format!("sync {}", show(svdir)))?;
+            Ok(targets(&live))
+        }
         // Someone not taking our lock put one there meanwhile: theirs wins.
         Err(Errno::EXIST | Errno::NOTEMPTY) => {
             remove_any(&tmp)?;
