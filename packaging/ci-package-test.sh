@@ -77,6 +77,9 @@ for page in man7/tend.7 man8/svactivate.8 man8/svdeactivate.8 man8/tend-scan.8 m
 done
 [ -d /etc/rc ] || die "/etc/rc is missing"
 [ -f /lib/systemd/system/tend.service ] || die "tend.service is missing"
+if command -v systemd-analyze >/dev/null; then
+	systemd-analyze verify /lib/systemd/system/tend.service || die "systemd-analyze rejects tend.service"
+fi
 dpkg-query -W -f '${Conffiles}\n' tend | grep -q '^ /etc/tend/logging.conf ' ||
 	die "/etc/tend/logging.conf is not a conffile"
 grep -q '^user = _tend-log$' /etc/tend/logging.conf || die "logging.conf does not name _tend-log"
