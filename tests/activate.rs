@@ -265,6 +265,7 @@ fn activation_is_idempotent_and_clears_a_stale_tmp() {
     // The admin edits the live copy; activating again must not touch it.
     fs::write(s.sv("web/down"), "").unwrap();
     fs::write(s.rc("web/new"), "").unwrap();
+    fs::create_dir(s.sv(".web.tmp")).unwrap();
     expect(&s.activate(&["-n", "web"]), 0, "", &s);
     expect(&s.activate(&["-n", "--all"]), 0, "", &s);
     assert_eq!(fs::metadata(s.sv("web")).unwrap().ino(), ino);

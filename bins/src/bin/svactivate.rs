@@ -207,13 +207,14 @@ fn activate(
     let src = install.join(name);
     check_source(&src)?;
     let live = svdir.join(name);
+    let tmp_name = format!(".{name}.tmp");
+    let tmp = svdir.join(&tmp_name);
+    // A copy left by an svactivate that was interrupted.
+    remove_any(&tmp)?;
     if live.symlink_metadata().is_ok() {
         // Already active: leave it exactly as it is.
         return Ok(targets(&live));
     }
-    let tmp_name = format!(".{name}.tmp");
-    let tmp = svdir.join(&tmp_name);
-    remove_any(&tmp)?;
     let shown = show(&tmp);
     rfs::mkdirat(scan, &tmp_name, Mode::from_raw_mode(0o700)).ctx(|| format!("create {shown}"))?;
     let dst = open_dir_at(scan, &tmp_name, &shown)?;
