@@ -78,7 +78,7 @@ done
 [ -d /etc/rc ] || die "/etc/rc is missing"
 [ -f /lib/systemd/system/tend.service ] || die "tend.service is missing"
 if command -v systemd-analyze >/dev/null; then
-	systemd-analyze verify /lib/systemd/system/tend.service || die "systemd-analyze rejects tend.service"
+	systemd-analyze verify --man=no /lib/systemd/system/tend.service || die "systemd-analyze rejects tend.service"
 fi
 dpkg-query -W -f '${Conffiles}\n' tend | grep -q '^ /etc/tend/logging.conf ' ||
 	die "/etc/tend/logging.conf is not a conffile"
