@@ -48,18 +48,25 @@ fn every_page_renders_without_a_warning() {
     let mut bad = Vec::new();
     for page in pages() {
         let text = std::fs::read_to_string(&page).unwrap();
-        let mut cmd = Command::new("groff");
-        // -t runs tbl(1) for pages with tables; -ww enables every warning; -z discards
-        // the output. Warnings about lines too long for the terminal are real: the
-        // terminal width is what man(1) uses.
-        cmd.args(["-man", "-ww", "-z", "-Tutf8"]);
-        if text.contains("\n.TS") {
-            cmd.arg("-t");
-        }
-        let out = cmd.arg(&page).output().unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        if !out.status.success() || !err.is_empty() {
-            bad.push(format!("{}: {:?}\n{err}", page.display(), out.status));
+        // The default device (PostScript) as in `groff -man -ww -z`, and the terminal, as
+        // man(1) renders it.
+        for device in ["-Tps", "-Tutf8"] {
+            let mut cmd = Command::new("groff");
+            // -t runs tbl(1) for pages with tables; -ww enables every warning; -z
+            // discards the output.
+            cmd.args(["-man", "-ww", "-z", device]);
+            if text.contains("\n.TS") {
+                cmd.arg("-t");
+            }
+            let out = cmd.arg(&page).output().unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            if !out.status.success() || !err.is_empty() {
+                bad.push(format!(
+                    "{} ({device}): {:?}\n{err}",
+                    page.display(),
+                    out.status
+                ));
+            }
         }
     }
     assert!(bad.is_empty(), "groff complained:\n{}", bad.join("\n"));
