@@ -9,6 +9,7 @@ pub mod info;
 pub mod policy;
 pub mod procstat;
 pub mod report;
+pub mod scan;
 pub mod status;
 pub mod supervise;
 pub mod supervisor;
