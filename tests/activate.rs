@@ -422,3 +422,194 @@ fn deactivating_with_no_scanner_to_stop_the_supervisor_times_out_and_resumes() {
     expect(&s.deactivate(&["web"]), 0, "", &s);
     assert!(s.live_names().is_empty(), "{}", s.tmp.listing());
 }
+
+// Under a real tend-scan.
+
+const SCAN: &str = env!("CARGO_BIN_EXE_tend-scan");
+
+impl Site {
+    /// Starts tend-scan on the live dir, its stdout in scan.out and stderr in scan.err.
+    fn scan(&self) -> Daemon {
+        let out = fs::File::create(self.tmp.join("scan.out")).unwrap();
+        let err = fs::File::create(self.tmp.join("scan.err")).unwrap();
+        Daemon::spawn(
+            self.cmd(SCAN)
+                .arg(self.sv(""))
+                .stdin(Stdio::null())
+                .stdout(out)
+                .stderr(err),
+        )
+    }
+}
+
+/// A service that says hello, and goodbye when told to stop.
+const GREETER: &str = r#"#!/bin/sh
+exec 2>&1
+trap 'echo "bye from $(basename "$PWD")"; exit 0' TERM
+echo "hello from $(basename "$PWD")"
+while :; do sleep 0.05; done
+"#;
+
+#[test]
+fn under_a_scanner_activation_waits_and_the_log_lands_in_the_log_root() {
+    let s = Site::new("scan-log");
+    s.install("web", GREETER);
+    s.install("quiet", GREETER);
+    fs::write(s.rc("quiet/log"), "").unwrap();
+    let _scan = s.scan();
+    expect(&s.activate(&["web", "quiet"]), 0, "", &s);
+    // No waiting here: supervisors run by the time svactivate returns.
+    for dir in ["web", "web/log", "quiet"] {
+        assert!(ok_has_reader(&s.sv(dir)), "{dir}\n{}", s.tmp.listing());
+    }
+    wait_until(LIMIT, "web's line in logs/web/current", || {
+        read(&s.logs("web/current")).contains("Z hello from web\n")
+    });
+    // The service with an empty log file writes to the scanner's stdout.
+    wait_until(LIMIT, "quiet's line on tend-scan's stdout", || {
+        read(&s.tmp.join("scan.out")).contains("hello from quiet\n")
+    });
+    assert!(!s.logs("quiet").exists());
+
+    // Deactivation: the service's last words are in the log when svdeactivate returns.
+    wait_until(LIMIT, "web's daemon", || {
+        !read(&s.sv("web/supervise/pid")).is_empty()
+    });
+    let pid: i32 = read(&s.sv("web/supervise/pid")).trim().parse().unwrap();
+    expect(&s.deactivate(&["web", "quiet"]), 0, "", &s);
+    assert!(s.live_names().is_empty(), "{}", s.tmp.listing());
+    assert!(!alive(pid), "web's daemon {pid} still runs");
+    let log = read(&s.logs("web/current"));
+    assert!(
+        log.contains("Z hello from web\n") && log.contains("Z bye from web\n"),
+        "{log}"
+    );
+    let err = read(&s.tmp.join("scan.err"));
+    assert!(!err.contains("warning"), "{err}");
+}
+
+#[test]
+fn under_a_scanner_activating_twice_touches_nothing() {
+    let s = Site::new("scan-idem");
+    s.install("web", GREETER);
+    let _scan = s.scan();
+    expect(&s.activate(&["web"]), 0, "", &s);
+    // svactivate waits for the supervisor; the supervisor then starts the daemon.
+    wait_until(LIMIT, "web's daemon", || {
+        !read(&s.sv("web/supervise/pid")).is_empty()
+    });
+    let pid = read(&s.sv("web/supervise/pid"));
+    let ino = fs::metadata(s.sv("web")).unwrap().ino();
+    expect(&s.activate(&["web"]), 0, "", &s);
+    expect(&s.activate(&["--all"]), 0, "", &s);
+    assert_eq!(read(&s.sv("web/supervise/pid")), pid);
+    assert_eq!(fs::metadata(s.sv("web")).unwrap().ino(), ino);
+    assert_eq!(s.live_names(), ["web"]);
+}
+
+/// Watches the live dir with inotify from another thread and, the moment a name
+/// appears, checks that the service dir under it is complete.
+#[test]
+fn the_scanner_never_sees_a_half_copied_dir() {
+    use rustix::fs::inotify::{self, CreateFlags, WatchFlags};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    let s = Site::new("scan-atomic");
+    s.install("big", GREETER);
+    const FILES: usize = 300;
+    for i in 0..FILES {
+        fs::write(s.rc(&format!("big/f{i:03}")), vec![b'x'; 4096]).unwrap();
+    }
+    fs::create_dir(s.rc("big/data")).unwrap();
+    fs::write(s.rc("big/data/blob"), vec![b'y'; 8 << 20]).unwrap();
+    let svdir = s.sv("");
+    let complete = move |dir: &Path| {
+        (0..FILES)
+            .all(|i| fs::metadata(dir.join(format!("f{i:03}"))).is_ok_and(|m| m.len() == 4096))
+            && fs::metadata(dir.join("data/blob")).is_ok_and(|m| m.len() == 8 << 20)
+            && fs::metadata(dir.join("log/run")).is_ok_and(|m| m.len() > 0)
+            && fs::metadata(dir.join("run")).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
+    };
+    let ino = inotify::init(CreateFlags::CLOEXEC | CreateFlags::NONBLOCK).unwrap();
+    inotify::add_watch(
+        &ino,
+        &svdir,
+        WatchFlags::CREATE | WatchFlags::MOVED_TO | WatchFlags::MOVED_FROM | WatchFlags::DELETE,
+    )
+    .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let watcher = std::thread::spawn(move || {
+        let mut seen: Vec<(String, bool)> = Vec::new();
+        let mut buf = [std::mem::MaybeUninit::uninit(); 8192];
+        let mut reader = inotify::Reader::new(&ino, &mut buf);
+        loop {
+            match reader.next() {
+                Ok(ev) => {
+                    let name = ev.file_name().unwrap().to_string_lossy().into_owned();
+                    let appeared = ev
+                        .events()
+                        .intersects(inotify::ReadFlags::CREATE | inotify::ReadFlags::MOVED_TO);
+                    if appeared && !name.starts_with('.') {
+                        seen.push((name.clone(), complete(&svdir.join(&name))));
+                    } else if appeared {
+                        seen.push((name, true));
+                    }
+                }
+                Err(rustix::io::Errno::AGAIN) => {
+                    if stop2.load(Ordering::Relaxed) {
+                        return seen;
+                    }
+                    let mut fds = [rustix::event::PollFd::new(
+                        &ino,
+                        rustix::event::PollFlags::IN,
+                    )];
+                    let tick = rustix::event::Timespec {
+                        tv_sec: 0,
+                        tv_nsec: 10_000_000,
+                    };
+                    let _ = rustix::event::poll(&mut fds, Some(&tick));
+                }
+                Err(e) => panic!("inotify: {e}"),
+            }
+        }
+    });
+    let _scan = s.scan();
+    expect(&s.activate(&["big"]), 0, "", &s);
+    stop.store(true, Ordering::Relaxed);
+    let seen = watcher.join().unwrap();
+    assert_eq!(
+        seen,
+        [(".big.tmp".to_string(), true), ("big".to_string(), true)],
+        "names that appeared in the live dir, and whether each was complete then"
+    );
+    assert!(ok_has_reader(&s.sv("big")) && ok_has_reader(&s.sv("big/log")));
+}
+
+#[test]
+fn the_boot_step_waits_for_a_scanner_started_after_it() {
+    let s = Site::new("scan-boot");
+    s.install("a", GREETER);
+    s.install("b", GREETER);
+    fs::write(s.rc("b/log"), "").unwrap();
+    let mut act = Daemon::spawn(
+        s.cmd(ACTIVATE)
+            .args(["-t", "20s", "--all"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    wait_until(LIMIT, "a and b in the live dir", || {
+        s.live_names() == ["a", "b"]
+    });
+    assert!(
+        !act.exited(),
+        "svactivate returned before any supervisor ran"
+    );
+    let _scan = s.scan();
+    let st = act.wait_exit(LIMIT);
+    assert!(st.success(), "{st:?}\n{}", s.tmp.listing());
+    for dir in ["a", "a/log", "b"] {
+        assert!(ok_has_reader(&s.sv(dir)), "{dir}");
+    }
+}
