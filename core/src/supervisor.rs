@@ -135,6 +135,9 @@ pub struct Supervisor {
     finish_kill_at: Option<Instant>,
     /// Consecutive quick deaths.
     fails: u32,
+    /// A signal letter (other than p, c) reached the current run: its death was asked
+    /// for, so it is no crash and does not feed the backoff.
+    signalled: bool,
     /// Jitter state (xorshift).
     rng: u64,
 }
@@ -158,6 +161,7 @@ impl Supervisor {
             kill_at: None,
             finish_kill_at: None,
             fails: 0,
+            signalled: false,
             rng: seed | 1,
         }
     }
@@ -246,6 +250,7 @@ impl Supervisor {
                 self.info.ready = None;
                 self.info.backoff = None;
                 self.info.starts = self.info.starts.saturating_add(1);
+                self.signalled = false;
             }
             (State::Down, Event::RunFailed(kind)) => {
                 self.info.run = kind;
@@ -258,11 +263,11 @@ impl Supervisor {
                 let quick = self
                     .started
                     .is_none_or(|s| now.mono.duration_since(s) < QUICK_DEATH);
-                self.fails = if quick {
-                    self.fails.saturating_add(1)
-                } else {
-                    0
-                };
+                if !quick {
+                    self.fails = 0;
+                } else if !self.signalled {
+                    self.fails = self.fails.saturating_add(1);
+                }
                 self.state = State::Finish;
                 self.pid = 0;
                 self.paused = false;
@@ -346,6 +351,7 @@ impl Supervisor {
                         sig: s.signal(),
                         group: false,
                     });
+                    self.signalled |= !matches!(s, Sig::Stop | Sig::Cont);
                     match s {
                         Sig::Stop => self.paused = true,
                         Sig::Cont => self.paused = false,
@@ -668,6 +674,31 @@ mod tests {
             acts(s.step(Event::Tick, at(t0, ms + 10))),
             vec![Action::SpawnRun]
         );
+    }
+
+    #[test]
+    fn restarts_asked_for_with_letters_are_no_crashes() {
+        let t0 = Instant::now();
+        let mut s = Supervisor::new(Settings::default(), at(t0, 0), 7);
+        let mut ms = 0;
+        for pid in 1..=10 {
+            assert_eq!(
+                acts(s.step(Event::Tick, at(t0, ms))),
+                vec![Action::SpawnRun],
+                "start {pid}"
+            );
+            s.step(Event::RunStarted(pid), at(t0, ms));
+            ms += 1500;
+            s.step(Event::Cmd(Cmd::Signal(Sig::Term)), at(t0, ms));
+            s.step(Event::RunExited(Some(Exit::Signal(15))), at(t0, ms));
+            s.step(Event::FinishExited, at(t0, ms));
+            assert_eq!(s.info.backoff, None);
+            assert_eq!(
+                s.deadline(),
+                Some(t0 + Duration::from_millis(ms)),
+                "restart at once"
+            );
+        }
     }
 
     #[test]
