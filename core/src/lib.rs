@@ -6,6 +6,7 @@ pub mod cmd;
 pub mod control;
 pub mod error;
 pub mod info;
+pub mod policy;
 pub mod procstat;
 pub mod report;
 pub mod scan;
