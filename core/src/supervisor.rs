@@ -16,7 +16,10 @@ use crate::tai::Tai64n;
 /// Least time between two starts of `run`.
 pub const MIN_SPACING: Duration = Duration::from_secs(1);
 /// A run that ends sooner than this after its start counts as a quick death (backoff grows).
-pub const QUICK_DEATH: Duration = Duration::from_secs(10);
+pub const QUICK_DEATH: Duration = Duration::from_secs(1);
+/// A run that lasts this long clears the quick-death count (backoff over). Runs between
+/// the two leave the count as it is: neither a crash loop nor proof of health.
+pub const STABLE: Duration = Duration::from_secs(10);
 /// The longest backoff delay.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
@@ -135,6 +138,9 @@ pub struct Supervisor {
     finish_kill_at: Option<Instant>,
     /// Consecutive quick deaths.
     fails: u32,
+    /// A signal letter (other than p, c) reached the current run: its death was asked
+    /// for, so it is no crash and does not feed the backoff.
+    signalled: bool,
     /// Jitter state (xorshift).
     rng: u64,
 }
@@ -158,6 +164,7 @@ impl Supervisor {
             kill_at: None,
             finish_kill_at: None,
             fails: 0,
+            signalled: false,
             rng: seed | 1,
         }
     }
@@ -246,6 +253,7 @@ impl Supervisor {
                 self.info.ready = None;
                 self.info.backoff = None;
                 self.info.starts = self.info.starts.saturating_add(1);
+                self.signalled = false;
             }
             (State::Down, Event::RunFailed(kind)) => {
                 self.info.run = kind;
@@ -255,14 +263,12 @@ impl Supervisor {
             }
             (State::Run, Event::RunExited(exit)) => {
                 self.info.exit = exit;
-                let quick = self
-                    .started
-                    .is_none_or(|s| now.mono.duration_since(s) < QUICK_DEATH);
-                self.fails = if quick {
-                    self.fails.saturating_add(1)
-                } else {
-                    0
-                };
+                let ran = self.started.map(|s| now.mono.duration_since(s));
+                if ran.is_some_and(|r| r >= STABLE) {
+                    self.fails = 0;
+                } else if ran.is_none_or(|r| r < QUICK_DEATH) && !self.signalled {
+                    self.fails = self.fails.saturating_add(1);
+                }
                 self.state = State::Finish;
                 self.pid = 0;
                 self.paused = false;
@@ -346,6 +352,7 @@ impl Supervisor {
                         sig: s.signal(),
                         group: false,
                     });
+                    self.signalled |= !matches!(s, Sig::Stop | Sig::Cont);
                     match s {
                         Sig::Stop => self.paused = true,
                         Sig::Cont => self.paused = false,
@@ -668,6 +675,54 @@ mod tests {
             acts(s.step(Event::Tick, at(t0, ms + 10))),
             vec![Action::SpawnRun]
         );
+    }
+
+    #[test]
+    fn restarts_asked_for_with_letters_are_no_crashes() {
+        let t0 = Instant::now();
+        let mut s = Supervisor::new(Settings::default(), at(t0, 0), 7);
+        let mut ms = 0;
+        for pid in 1..=10 {
+            assert_eq!(
+                acts(s.step(Event::Tick, at(t0, ms))),
+                vec![Action::SpawnRun],
+                "start {pid}"
+            );
+            s.step(Event::RunStarted(pid), at(t0, ms));
+            ms += 1500;
+            s.step(Event::Cmd(Cmd::Signal(Sig::Term)), at(t0, ms));
+            s.step(Event::RunExited(Some(Exit::Signal(15))), at(t0, ms));
+            s.step(Event::FinishExited, at(t0, ms));
+            assert_eq!(s.info.backoff, None);
+            assert_eq!(
+                s.deadline(),
+                Some(t0 + Duration::from_millis(ms)),
+                "restart at once"
+            );
+        }
+    }
+
+    #[test]
+    fn runs_killed_after_a_second_do_not_back_off() {
+        let t0 = Instant::now();
+        let mut s = Supervisor::new(Settings::default(), at(t0, 0), 7);
+        let mut ms = 0;
+        for pid in 1..=10 {
+            assert_eq!(
+                acts(s.step(Event::Tick, at(t0, ms))),
+                vec![Action::SpawnRun],
+                "start {pid}"
+            );
+            s.step(Event::RunStarted(pid), at(t0, ms));
+            ms += 1600;
+            s.step(Event::RunExited(Some(Exit::Signal(9))), at(t0, ms));
+            s.step(Event::FinishExited, at(t0, ms));
+            assert_eq!(
+                s.deadline(),
+                Some(t0 + Duration::from_millis(ms)),
+                "restart at once"
+            );
+        }
     }
 
     #[test]

@@ -1,0 +1,683 @@
+//! tend-scan: the scanner. Runs `tend-supervise NAME` (and `tend-supervise NAME/log`, joined
+//! by a pipe it holds) for every service dir of a scan dir, learning of changes from inotify.
+//!
+//! The policy lives in `tend_core::scan`; this file does the system calls: reading the scan
+//! dir, inotify, signals, spawning, reaping, pipes.
+use std::collections::{HashMap, HashSet};
+use std::ffi::{OsStr, OsString};
+use std::mem::MaybeUninit;
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use rustix::event::{poll, PollFd, PollFlags, Timespec};
+use rustix::fs::inotify::{self, CreateFlags, ReadFlags, WatchFlags};
+use rustix::fs::{FileType, Stat};
+use rustix::io::Errno;
+use rustix::process::{Pid, Resource, Signal, WaitOptions};
+use signal_hook::consts::{SIGALRM, SIGCHLD, SIGHUP, SIGINT, SIGTERM};
+use signal_hook::iterator::backend::SignalDelivery;
+use signal_hook::iterator::exfiltrator::SignalOnly;
+use tend::{fatal, say, usage, warn};
+use tend_core::scan::{Action, Entry, Exit, Key, Level, LogDir, Mask, Scanner, Side, Sig};
+use tend_core::status::RunState;
+use tend_core::{Ctx, Error};
+
+const PROG: &str = "tend-scan";
+const SYNOPSIS: &str = "tend-scan [ -t timeout ] [ scandir ]";
+/// Default for `-t`: how long services get to stop before SIGKILL.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What the command line asks for.
+#[derive(Debug, PartialEq, Eq)]
+struct Args {
+    dir: PathBuf,
+    timeout: Duration,
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args(std::env::args_os().skip(1)) {
+        Ok(a) => a,
+        Err(e) => return usage(PROG, SYNOPSIS, e),
+    };
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fatal(PROG, &e),
+    }
+}
+
+fn parse_args(argv: impl IntoIterator<Item = OsString>) -> Result<Args, lexopt::Error> {
+    use lexopt::prelude::*;
+    let mut p = lexopt::Parser::from_args(argv);
+    let (mut dir, mut timeout) = (None, DEFAULT_TIMEOUT);
+    while let Some(arg) = p.next()? {
+        match arg {
+            Short('t') => {
+                let v = p.value()?;
+                let text = v.to_string_lossy();
+                timeout = humantime::parse_duration(&text).map_err(|e| {
+                    lexopt::Error::from(format!("unable to parse timeout {text:?}: {e}").as_str())
+                })?;
+            }
+            Value(v) if dir.is_none() => dir = Some(PathBuf::from(v)),
+            _ => return Err(arg.unexpected()),
+        }
+    }
+    Ok(Args {
+        dir: dir.unwrap_or_else(tend_core::svdir::svdir),
+        timeout,
+    })
+}
+
+/// Sets up, then runs the loop until every service has stopped after SIGTERM / SIGINT.
+fn run(args: &Args) -> Result<(), Error> {
+    raise_fd_limit();
+    // Any nonzero argument turns the flag on: orphans below us become our children.
+    let subreaper = match rustix::process::set_child_subreaper(Some(Pid::INIT)) {
+        Ok(()) => true,
+        Err(errno) => {
+            warn(
+                PROG,
+                format_args!(
+                    "unable to become a child subreaper: {}",
+                    tend_core::error::describe(errno)
+                ),
+            );
+            rustix::process::getpid() == Pid::INIT
+        }
+    };
+    let shown = args.dir.to_string_lossy().into_owned();
+    std::env::set_current_dir(&args.dir).ctx(|| format!("change directory to {shown}"))?;
+    let inot = inotify::init(CreateFlags::CLOEXEC | CreateFlags::NONBLOCK)
+        .ctx(|| "create an inotify instance".into())?;
+    let scan_wd = inotify::add_watch(&inot, ".", scan_dir_mask())
+        .ctx(|| format!("watch {shown} with inotify"))?;
+    let (rd, wr) = UnixStream::pair().ctx(|| "create selfpipe".into())?;
+    let mut sigs = SignalDelivery::with_pipe(
+        rd,
+        wr,
+        SignalOnly,
+        [SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGALRM],
+    )
+    .ctx(|| "trap signals".into())?;
+    let mut world = World {
+        scanner: Scanner::new(args.timeout),
+        supervise: supervisor_program(),
+        inot,
+        scan_wd,
+        watches: HashMap::new(),
+        watched: HashMap::new(),
+        pipes: HashMap::new(),
+        rescan: true,
+        subreaper,
+    };
+    while !world.scanner.done() {
+        if std::mem::take(&mut world.rescan) {
+            world.full_scan();
+            continue;
+        }
+        let timeout = world.scanner.deadline().map(timespec_until);
+        let (sig_ready, inot_ready) = {
+            let mut fds = [
+                PollFd::new(sigs.get_read(), PollFlags::IN),
+                PollFd::new(&world.inot, PollFlags::IN),
+            ];
+            match poll(&mut fds, timeout.as_ref()) {
+                Ok(_) => {}
+                Err(Errno::INTR) => continue,
+                Err(errno) => {
+                    return Err(Error::Sys {
+                        op: "poll".into(),
+                        errno,
+                    })
+                }
+            }
+            (!fds[0].revents().is_empty(), !fds[1].revents().is_empty())
+        };
+        if sig_ready {
+            // Reap first: a supervisor that died just before a SIGTERM must be known dead
+            // when the shutdown decides what to do with it.
+            let mut pending: Vec<i32> = sigs.pending().collect();
+            pending.sort_by_key(|&sig| sig != SIGCHLD);
+            for sig in pending {
+                match sig {
+                    SIGCHLD => world.reap(),
+                    SIGTERM | SIGINT => {
+                        let acts = world.scanner.shutdown(Instant::now());
+                        world.perform(acts);
+                    }
+                    _ => world.rescan = true,
+                }
+            }
+        }
+        if inot_ready {
+            world.read_inotify();
+        }
+        let acts = world.scanner.timeout(Instant::now());
+        world.perform(acts);
+    }
+    Ok(())
+}
+
+/// The scanner with everything its actions touch.
+struct World {
+    scanner: Scanner,
+    /// The `tend-supervise` program to run.
+    supervise: PathBuf,
+    inot: OwnedFd,
+    scan_wd: i32,
+    /// Watch descriptor to the service dir (or its log/) it watches.
+    watches: HashMap<i32, (Key, Side)>,
+    watched: HashMap<(Key, Side), i32>,
+    /// The pipes between services and their loggers: (read end, write end).
+    pipes: HashMap<Key, (Option<OwnedFd>, Option<OwnedFd>)>,
+    /// A full scan is due.
+    rescan: bool,
+    /// Orphans below us become our children (so we can wait for them).
+    subreaper: bool,
+}
+
+impl World {
+    /// Reads the whole scan dir and hands it to the scanner.
+    fn full_scan(&mut self) {
+        let entries = match read_scan_dir() {
+            Ok(e) => e,
+            Err(e) => {
+                warn(PROG, e);
+                return;
+            }
+        };
+        let acts = self.scanner.scan(&entries, Instant::now());
+        self.perform(acts);
+    }
+
+    /// Reaps every child that has exited, known or not (orphans too).
+    fn reap(&mut self) {
+        loop {
+            match rustix::process::wait(WaitOptions::NOHANG) {
+                Ok(Some((pid, st))) => {
+                    let exit = match (st.exit_status(), st.terminating_signal()) {
+                        (Some(c), _) => Exit::Code(c),
+                        (None, Some(s)) => Exit::Signal(s),
+                        (None, None) => continue,
+                    };
+                    let pid = pid.as_raw_nonzero().get().unsigned_abs();
+                    let acts = self.scanner.child_exited(pid, exit, Instant::now());
+                    self.perform(acts);
+                }
+                Ok(None) | Err(Errno::CHILD) => return,
+                Err(Errno::INTR) => {}
+                Err(errno) => {
+                    warn(
+                        PROG,
+                        Error::Sys {
+                            op: "wait for children".into(),
+                            errno,
+                        },
+                    );
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Reads every pending inotify event, then observes what they touched.
+    fn read_inotify(&mut self) {
+        let mut names: HashSet<OsString> = HashSet::new();
+        let mut keys: HashSet<Key> = HashSet::new();
+        let mut buf = [MaybeUninit::<u8>::uninit(); 16384];
+        let mut reader = inotify::Reader::new(&self.inot, &mut buf);
+        loop {
+            let ev = match reader.next() {
+                Ok(ev) => ev,
+                Err(Errno::WOULDBLOCK) => break,
+                Err(Errno::INTR) => continue,
+                Err(errno) => {
+                    warn(
+                        PROG,
+                        Error::Sys {
+                            op: "read inotify events".into(),
+                            errno,
+                        },
+                    );
+                    self.rescan = true;
+                    break;
+                }
+            };
+            let flags = ev.events();
+            if flags.contains(ReadFlags::QUEUE_OVERFLOW) {
+                self.rescan = true;
+                continue;
+            }
+            let name = ev.file_name().map(|n| OsStr::from_bytes(n.to_bytes()));
+            if ev.wd() == self.scan_wd {
+                if let Some(n) = name.filter(|n| !n.is_empty()) {
+                    names.insert(n.to_owned());
+                }
+                continue;
+            }
+            let Some(&(key, side)) = self.watches.get(&ev.wd()) else {
+                continue;
+            };
+            if flags.contains(ReadFlags::IGNORED) {
+                // The kernel dropped the watch (dir removed): forget it.
+                self.watches.remove(&ev.wd());
+                self.watched.remove(&(key, side));
+                continue;
+            }
+            let relevant = match (side, name.map(OsStr::as_bytes)) {
+                (Side::Main, Some(b"run" | b"log")) | (Side::Log, Some(b"run")) => true,
+                (Side::Main | Side::Log, _) => false,
+            };
+            if relevant {
+                keys.insert(key);
+            }
+        }
+        for key in keys {
+            if let Some(name) = self.scanner.name(key) {
+                names.insert(name.to_owned());
+            }
+        }
+        if self.rescan {
+            return;
+        }
+        let now = Instant::now();
+        let mut gone = Vec::new();
+        for name in names {
+            match observe(Path::new(&name)) {
+                Some(e) if !e.hidden => {
+                    let acts = self.scanner.observe(&e, now);
+                    self.perform(acts);
+                }
+                Some(_) | None => gone.push(name),
+            }
+        }
+        if gone.iter().any(|n| self.scanner.vanished(n)) {
+            self.rescan = true;
+        }
+    }
+
+    /// Performs the scanner's actions, feeding spawn results back.
+    fn perform(&mut self, acts: Vec<Action>) {
+        let mut todo = std::collections::VecDeque::from(acts);
+        while let Some(act) = todo.pop_front() {
+            match act {
+                Action::Watch(key, side, mask) => {
+                    if self.watch(key, side, mask) {
+                        // What changed before the watch existed has no event: look again.
+                        let name = self.scanner.name(key).map(Path::new).and_then(observe);
+                        if let Some(e) = name.filter(|e| !e.hidden) {
+                            let more = self.scanner.observe(&e, Instant::now());
+                            todo.extend(more);
+                        }
+                    }
+                }
+                Action::Unwatch(key, side) => {
+                    if let Some(wd) = self.watched.remove(&(key, side)) {
+                        self.watches.remove(&wd);
+                        let _ = inotify::remove_watch(&self.inot, wd);
+                    }
+                }
+                Action::Spawn { key, side, piped } => {
+                    let outcome = self.spawn(key, side, piped);
+                    let more = self.scanner.spawned(key, side, outcome, Instant::now());
+                    // Depth first: what the spawn result asks for comes next.
+                    for a in more.into_iter().rev() {
+                        todo.push_front(a);
+                    }
+                }
+                Action::Signal { pid, sig } => {
+                    let sig = match sig {
+                        Sig::Term => Signal::TERM,
+                        Sig::Hup => Signal::HUP,
+                        Sig::Kill => Signal::KILL,
+                    };
+                    if let Some(p) = i32::try_from(pid).ok().and_then(Pid::from_raw) {
+                        let _ = rustix::process::kill_process(p, sig);
+                    }
+                }
+                Action::KillDaemon(key, side) => self.kill_daemon(key, side),
+                Action::Orphan(key, side) => {
+                    let pid = self.stop_orphan(key, side);
+                    let more = self.scanner.orphan(key, side, pid, Instant::now());
+                    for a in more.into_iter().rev() {
+                        todo.push_front(a);
+                    }
+                }
+                Action::ClosePipeWrite(key) => {
+                    if let Some(p) = self.pipes.get_mut(&key) {
+                        p.1 = None;
+                    }
+                }
+                Action::ClosePipe(key) => {
+                    self.pipes.remove(&key);
+                }
+                Action::Rescan => self.rescan = true,
+                Action::Say(Level::Info, msg) => say(PROG, "info", msg),
+                Action::Say(Level::Warning, msg) => warn(PROG, msg),
+            }
+        }
+    }
+
+    /// The path of a service's side, relative to the scan dir.
+    fn path(&self, key: Key, side: Side) -> Option<PathBuf> {
+        let name = Path::new(self.scanner.name(key)?);
+        Some(match side {
+            Side::Main => name.to_path_buf(),
+            Side::Log => name.join("log"),
+        })
+    }
+
+    /// Adds an inotify watch; whether it was added.
+    fn watch(&mut self, key: Key, side: Side, mask: Mask) -> bool {
+        let Some(path) = self.path(key, side) else {
+            return false;
+        };
+        let mask = match mask {
+            Mask::Full => {
+                WatchFlags::CREATE
+                    | WatchFlags::MOVED_TO
+                    | WatchFlags::ATTRIB
+                    | WatchFlags::CLOSE_WRITE
+                    | WatchFlags::ONLYDIR
+            }
+            Mask::NewEntries => WatchFlags::CREATE | WatchFlags::MOVED_TO | WatchFlags::ONLYDIR,
+        };
+        match inotify::add_watch(&self.inot, &path, mask) {
+            Ok(wd) => {
+                self.watches.insert(wd, (key, side));
+                self.watched.insert((key, side), wd);
+                true
+            }
+            // Gone already: the scan dir's own events tell the rest.
+            Err(Errno::NOENT | Errno::NOTDIR) => false,
+            Err(errno) => {
+                warn(
+                    PROG,
+                    format_args!(
+                    "unable to watch {} with inotify (changes there are seen only on SIGHUP): {}",
+                        path.to_string_lossy(),
+                        tend_core::error::describe(errno)
+                    ),
+                );
+                false
+            }
+        }
+    }
+
+    /// Starts `tend-supervise PATH`; returns its pid or why it could not start.
+    fn spawn(&mut self, key: Key, side: Side, piped: bool) -> Result<u32, String> {
+        let path = self.path(key, side).ok_or("unknown service")?;
+        let mut cmd = Command::new(&self.supervise);
+        cmd.arg(&path).stdin(Stdio::null()).process_group(0);
+        if piped {
+            let (rd, wr) = self.pipe(key)?;
+            match side {
+                Side::Main => cmd.stdout(Stdio::from(wr)),
+                Side::Log => cmd.stdin(Stdio::from(rd)),
+            };
+        }
+        let child = cmd.spawn().map_err(|e| {
+            let errno = Errno::from_io_error(&e).unwrap_or(Errno::IO);
+            format!(
+                "{}: {}",
+                self.supervise.display(),
+                tend_core::error::describe(errno)
+            )
+        })?;
+        // cmd's copies of the pipe ends close when it drops; we keep ours in `pipes`.
+        Ok(child.id())
+    }
+
+    /// Fresh duplicates of both ends of the service's pipe, creating it if needed.
+    fn pipe(&mut self, key: Key) -> Result<(OwnedFd, OwnedFd), String> {
+        let ends = match self.pipes.entry(key) {
+            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+                    .ctx(|| "create a pipe".into())
+                    .map_err(|e| e.to_string())?;
+                v.insert((Some(r), Some(w)))
+            }
+        };
+        let dup = |fd: &Option<OwnedFd>| -> Result<OwnedFd, String> {
+            let fd = fd.as_ref().ok_or("pipe already closed")?;
+            rustix::io::fcntl_dupfd_cloexec(fd, 0)
+                .ctx(|| "duplicate a pipe end".into())
+                .map_err(|e| e.to_string())
+        };
+        Ok((dup(&ends.0)?, dup(&ends.1)?))
+    }
+
+    /// Finds the daemon (or logger) a killed supervisor left running, as the supervisor's
+    /// status and info files describe it, checked against the process's start time and
+    /// session so that a reused pid is never taken for it. A daemon gets its down signal
+    /// and SIGCONT; a logger is left to read its pipe to the end. Only a subreaper (or
+    /// process 1) can wait for such a process, so without that nothing is looked for.
+    fn stop_orphan(&self, key: Key, side: Side) -> Option<u32> {
+        if !self.subreaper {
+            return None;
+        }
+        let path = self.path(key, side)?;
+        let st = tend_core::control::read_status(&path).ok()?;
+        if st.state != RunState::Run || st.pid == 0 {
+            return None;
+        }
+        let info = tend_core::control::read_info(&path)?;
+        let ps = tend_core::procstat::read(st.pid)?;
+        if info.pstart != Some(ps.start) || ps.session != st.pid || ps.zombie {
+            return None;
+        }
+        let pid = i32::try_from(st.pid).ok().and_then(Pid::from_raw)?;
+        if side == Side::Main {
+            let (settings, _) = tend_core::svdir::Settings::read(&path);
+            let _ = rustix::process::kill_process(pid, settings.down_signal);
+            let _ = rustix::process::kill_process(pid, Signal::CONT);
+        }
+        Some(st.pid)
+    }
+
+    /// SIGKILLs the session of the daemon a supervisor left in its status file.
+    fn kill_daemon(&self, key: Key, side: Side) {
+        let Some(path) = self.path(key, side) else {
+            return;
+        };
+        let Ok(st) = tend_core::control::read_status(&path) else {
+            return;
+        };
+        let Some(pid) = i32::try_from(st.pid).ok().and_then(Pid::from_raw) else {
+            return;
+        };
+        let _ = rustix::process::kill_process_group(pid, Signal::KILL);
+        let _ = rustix::process::kill_process(pid, Signal::KILL);
+    }
+}
+
+/// Mask of the scan dir's watch: entries appearing, disappearing, changing.
+fn scan_dir_mask() -> WatchFlags {
+    WatchFlags::CREATE
+        | WatchFlags::DELETE
+        | WatchFlags::MOVED_FROM
+        | WatchFlags::MOVED_TO
+        | WatchFlags::ATTRIB
+        | WatchFlags::ONLYDIR
+}
+
+/// Every subdirectory of the scan dir (the cwd), dot-names included.
+fn read_scan_dir() -> Result<Vec<Entry>, Error> {
+    let rd = std::fs::read_dir(".").ctx(|| "read the scan dir".into())?;
+    let mut out = Vec::new();
+    for ent in rd {
+        let ent = ent.ctx(|| "read the scan dir".into())?;
+        if let Some(e) = observe(Path::new(&ent.file_name())) {
+            out.push(e);
+        }
+    }
+    Ok(out)
+}
+
+/// What the entry `name` of the scan dir is now; `None` if it is not a directory.
+fn observe(name: &Path) -> Option<Entry> {
+    let st = rustix::fs::stat(name).ok()?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::Directory {
+        return None;
+    }
+    let key: Key = (st.st_dev, st.st_ino);
+    let text = name.as_os_str();
+    if name
+        .file_name()
+        .is_some_and(|f| f.as_bytes().starts_with(b"."))
+    {
+        return Some(Entry {
+            name: text.to_owned(),
+            key,
+            hidden: true,
+            run: false,
+            log: LogDir::Absent,
+        });
+    }
+    let log = match rustix::fs::stat(name.join("log")) {
+        Ok(l) if is_dir(&l) => {
+            if executable(&name.join("log/run")) {
+                LogDir::Ready
+            } else {
+                LogDir::Incomplete
+            }
+        }
+        Ok(_) | Err(_) => LogDir::Absent,
+    };
+    Some(Entry {
+        name: text.to_owned(),
+        key,
+        hidden: false,
+        run: executable(&name.join("run")),
+        log,
+    })
+}
+
+fn is_dir(st: &Stat) -> bool {
+    FileType::from_raw_mode(st.st_mode) == FileType::Directory
+}
+
+/// Whether `path` is a regular file with an execute bit.
+fn executable(path: &Path) -> bool {
+    rustix::fs::stat(path).is_ok_and(|st| {
+        FileType::from_raw_mode(st.st_mode) == FileType::RegularFile && st.st_mode & 0o111 != 0
+    })
+}
+
+/// `tend-supervise` next to this program if it is there, else from PATH.
+fn supervisor_program() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|d| d.join("tend-supervise")))
+        .filter(|p| executable(p))
+        .unwrap_or_else(|| PathBuf::from("tend-supervise"))
+}
+
+/// Raises the soft limit on open files to the hard limit: two fds per logged service.
+fn raise_fd_limit() {
+    let lim = rustix::process::getrlimit(Resource::Nofile);
+    if lim.current != lim.maximum {
+        let _ = rustix::process::setrlimit(
+            Resource::Nofile,
+            rustix::process::Rlimit {
+                current: lim.maximum,
+                maximum: lim.maximum,
+            },
+        );
+    }
+}
+
+/// The time left until `t`, for poll, rounded up to a whole millisecond so that poll does
+/// not wake a hair early and spin; zero if it has passed.
+fn timespec_until(t: Instant) -> Timespec {
+    let d = t.saturating_duration_since(Instant::now());
+    let ms = d.as_nanos().div_ceil(1_000_000);
+    Timespec {
+        tv_sec: i64::try_from(ms / 1000).unwrap_or(i64::MAX),
+        tv_nsec: i64::try_from(ms % 1000).unwrap_or(0) * 1_000_000,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(v: &[&str]) -> Result<Args, String> {
+        parse_args(v.iter().map(OsString::from)).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn parses_arguments() {
+        assert_eq!(
+            args(&["-t", "2s", "/srv"]),
+            Ok(Args {
+                dir: "/srv".into(),
+                timeout: Duration::from_secs(2)
+            })
+        );
+        assert_eq!(args(&["/srv"]).map(|a| a.timeout), Ok(DEFAULT_TIMEOUT));
+        assert_eq!(
+            args(&["-t500ms", "x"]).map(|a| a.timeout),
+            Ok(Duration::from_millis(500))
+        );
+        assert!(args(&["-t", "soon", "x"]).is_err());
+        assert!(args(&["a", "b"]).is_err());
+        assert!(args(&["-x"]).is_err());
+    }
+
+    #[test]
+    fn observes_what_makes_a_service() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = std::env::temp_dir().join(format!("tend-scan-observe-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        let exec = |p: &Path, mode: u32| {
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, "#!/bin/sh\n").unwrap();
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+        };
+        exec(&d.join("web/run"), 0o755);
+        exec(&d.join("half/run"), 0o644);
+        exec(&d.join("logged/run"), 0o755);
+        exec(&d.join("logged/log/run"), 0o700);
+        exec(&d.join("waiting/run"), 0o755);
+        std::fs::create_dir_all(d.join("waiting/log")).unwrap();
+        exec(&d.join("nolog/run"), 0o755);
+        std::fs::write(d.join("nolog/log"), "").unwrap();
+        std::fs::create_dir_all(d.join(".tmp")).unwrap();
+        std::fs::create_dir_all(d.join("runisdir/run")).unwrap();
+        std::fs::write(d.join("file"), "").unwrap();
+        std::os::unix::fs::symlink(d.join("web"), d.join("link")).unwrap();
+        let look = |name: &str| observe(&d.join(name)).map(|e| (e.hidden, e.run, e.log));
+        assert_eq!(look("web"), Some((false, true, LogDir::Absent)));
+        assert_eq!(look("half"), Some((false, false, LogDir::Absent)));
+        assert_eq!(look("logged"), Some((false, true, LogDir::Ready)));
+        assert_eq!(look("waiting"), Some((false, true, LogDir::Incomplete)));
+        assert_eq!(look("nolog"), Some((false, true, LogDir::Absent)));
+        assert_eq!(look(".tmp").map(|e| e.0), Some(true));
+        assert_eq!(look("runisdir"), Some((false, false, LogDir::Absent)));
+        assert_eq!(look("file"), None);
+        assert_eq!(look("missing"), None);
+        let (web, link) = (
+            observe(&d.join("web")).unwrap(),
+            observe(&d.join("link")).unwrap(),
+        );
+        assert_eq!(web.key, link.key, "a symlink is the dir it points to");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn timespec_rounds_up_to_whole_ms() {
+        let ts = timespec_until(Instant::now() + Duration::from_micros(1500));
+        assert!(ts.tv_sec == 0 && ts.tv_nsec <= 2_000_000 && ts.tv_nsec >= 1_000_000);
+        let ts = timespec_until(Instant::now() + Duration::from_nanos(2_999_999_999));
+        assert!(ts.tv_nsec < 1_000_000_000, "{ts:?}");
+        let ts = timespec_until(Instant::now());
+        assert_eq!((ts.tv_sec, ts.tv_nsec), (0, 0));
+    }
+}

@@ -1,0 +1,90 @@
+#!/bin/sh
+# install.sh: install tend's release build, man pages, logging policy and systemd unit.
+#
+#   cargo build --release && sudo ./install.sh
+#   DESTDIR=/tmp/stage PREFIX=/usr ./install.sh      # staged, as packagers do
+#
+# Variables (environment), with their defaults:
+#   DESTDIR=            staging root prepended to every path below
+#   PREFIX=/usr/local
+#   BINDIR=$PREFIX/sbin all programs (admin tools; /usr/sbin comes before /usr/bin in
+#                       root's PATH and clashes with no file of daemontools or runit)
+#   MANDIR=$PREFIX/share/man
+#   SYSCONFDIR=/etc     the logging policy goes to $SYSCONFDIR/tend/logging.conf
+#   RCDIR=$SYSCONFDIR/rc  the install dir, created empty
+#   UNITDIR=$PREFIX/lib/systemd/system   tend.service
+#   LOG_USER=           the policy's `user` (empty: loggers run as root)
+#   MANSUFFIX=          if set, svc.8, svok.8 and svstat.8 (names daemontools' pages
+#                       also use) are installed as svc.8$MANSUFFIX ... ("man 8tend svc")
+#   GZIP_MAN=           if set, man pages are compressed with gzip -9n
+#   TARGET=target/release  where the built programs are
+#
+# install.sh builds nothing. An existing logging.conf is kept (the new one is installed
+# beside it as logging.conf.new), so re-running it never overwrites an admin's policy.
+set -eu
+cd "$(dirname "$0")"
+
+DESTDIR=${DESTDIR:-}
+PREFIX=${PREFIX:-/usr/local}
+BINDIR=${BINDIR:-$PREFIX/sbin}
+MANDIR=${MANDIR:-$PREFIX/share/man}
+SYSCONFDIR=${SYSCONFDIR:-/etc}
+RCDIR=${RCDIR:-$SYSCONFDIR/rc}
+UNITDIR=${UNITDIR:-$PREFIX/lib/systemd/system}
+LOG_USER=${LOG_USER:-}
+MANSUFFIX=${MANSUFFIX:-}
+GZIP_MAN=${GZIP_MAN:-}
+TARGET=${TARGET:-target/release}
+
+die() {
+	echo "install.sh: fatal: $*" >&2
+	exit 111
+}
+
+# The programs are the files of bins/src/bin; every one must have been built.
+progs=
+for src in bins/src/bin/*.rs; do
+	prog=$(basename "$src" .rs)
+	[ -x "$TARGET/$prog" ] || die "unable to find $TARGET/$prog: run cargo build --release first"
+	progs="$progs $prog"
+done
+
+# Fills in @BINDIR@ and @LOG_USER@.
+subst() {
+	sed -e "s|@BINDIR@|$BINDIR|g" -e "s|@LOG_USER@|$LOG_USER|g" -e "s/ = $/ =/" "$1"
+}
+
+install -d "$DESTDIR$BINDIR"
+for prog in $progs; do
+	install -m 0755 "$TARGET/$prog" "$DESTDIR$BINDIR/$prog"
+done
+
+for page in man/*.[1-8]; do
+	sec=${page##*.}
+	name=$(basename "$page")
+	case "$name" in
+	svc.8 | svok.8 | svstat.8) name="$name$MANSUFFIX" ;;
+	esac
+	install -d "$DESTDIR$MANDIR/man$sec"
+	if [ -n "$GZIP_MAN" ]; then
+		gzip -9n <"$page" >"$DESTDIR$MANDIR/man$sec/$name.gz"
+		chmod 0644 "$DESTDIR$MANDIR/man$sec/$name.gz"
+	else
+		install -m 0644 "$page" "$DESTDIR$MANDIR/man$sec/$name"
+	fi
+done
+
+install -d "$DESTDIR$SYSCONFDIR/tend" "$DESTDIR$RCDIR"
+conf="$DESTDIR$SYSCONFDIR/tend/logging.conf"
+if [ -e "$conf" ]; then
+	subst packaging/logging.conf >"$conf.new"
+	chmod 0644 "$conf.new"
+	echo "install.sh: info: kept $conf; the new default is $conf.new" >&2
+else
+	subst packaging/logging.conf >"$conf"
+	chmod 0644 "$conf"
+fi
+
+install -d "$DESTDIR$UNITDIR"
+subst packaging/tend.service >"$DESTDIR$UNITDIR/tend.service"
+chmod 0644 "$DESTDIR$UNITDIR/tend.service"
