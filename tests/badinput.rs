@@ -325,6 +325,155 @@ fn tend_log_bad_argv() {
     assert_eq!(err.lines().count(), 1, "{err}");
 }
 
+/// Runs tend-scan, svactivate or svdeactivate with a live dir `t/sv`, an empty install
+/// dir `t/rc` and no policy file.
+fn exec_live(path: &str, args: &[OsString], t: &TempDir, live: &Path) -> Output {
+    let _ = fs::create_dir_all(t.join("rc"));
+    let mut cmd = Command::new(path);
+    cmd.args(args)
+        .current_dir(t.path())
+        .env("SVDIR", live)
+        .env("TEND_INSTALL_DIR", t.join("rc"))
+        .env("TEND_LOG_ROOT", t.join("logs"))
+        .env("TEND_LOG_CONF", "");
+    run(&mut cmd)
+}
+
+const SCAN: &str = env!("CARGO_BIN_EXE_tend-scan");
+const ACTIVATE: &str = env!("CARGO_BIN_EXE_svactivate");
+const DEACTIVATE: &str = env!("CARGO_BIN_EXE_svdeactivate");
+
+#[test]
+fn tend_scan_bad_argv() {
+    let t = TempDir::new("bad-scan");
+    // $SVDIR does not exist, so no case can start a scanner that runs on.
+    let live = t.join("nowhere");
+    for args in [
+        vec![os("-z")],
+        vec![os("--help")],
+        vec![os("a"), os("b")],
+        vec![os("-t")],
+        vec![os("-t"), os(""), os("a")],
+        vec![os("-t"), os("soon"), os("a")],
+        vec![os("-t"), os("99999999999999999999s"), os("a")],
+        vec![os("-t"), os("-5"), os("a")],
+        vec![os("-t"), bytes(b"5\xffs"), os("a")],
+        vec![os("-\n")],
+    ] {
+        let what = format!("tend-scan {args:?}");
+        let o = exec_live(SCAN, &args, &t, &live);
+        let err = refused("tend-scan", &o, 100, &what);
+        let lines: Vec<&str> = err.lines().collect();
+        assert_eq!(lines.len(), 2, "{what}: {err:?}");
+        assert!(
+            lines[0].starts_with("tend-scan: fatal: "),
+            "{what}: {err:?}"
+        );
+        assert!(
+            lines[1].starts_with("tend-scan: usage: "),
+            "{what}: {err:?}"
+        );
+    }
+    // Scan dirs it cannot enter (the default included): 111, one line.
+    let names = [vec![]]
+        .into_iter()
+        .chain(odd_names().into_iter().map(|n| vec![n]))
+        .chain([vec![long_name()]]);
+    for args in names {
+        let what = format!("tend-scan {args:?}");
+        let o = exec_live(SCAN, &args, &t, &live);
+        let err = refused("tend-scan", &o, 111, &what);
+        assert_eq!(err.lines().count(), 1, "{what}: {err:?}");
+        assert!(err.starts_with("tend-scan: fatal: "), "{what}: {err:?}");
+    }
+}
+
+#[test]
+fn svactivate_and_svdeactivate_bad_argv() {
+    let t = TempDir::new("bad-activate");
+    let live = t.join("sv");
+    fs::create_dir_all(&live).unwrap();
+    for (prog, path) in [("svactivate", ACTIVATE), ("svdeactivate", DEACTIVATE)] {
+        let mut cases = vec![
+            vec![],
+            vec![os("-z"), os("web")],
+            vec![os("-t")],
+            vec![os("-t"), os(""), os("web")],
+            vec![os("-t"), os("99999999999999999999s"), os("web")],
+            vec![os("-t"), os("99999999999999999999"), os("web")],
+            vec![os("-t"), os("-5"), os("web")],
+            vec![os("-t"), bytes(b"\xff"), os("web")],
+            vec![os("-\n"), os("web")],
+            vec![bytes(b"--\xff"), os("web")],
+        ];
+        if prog == "svactivate" {
+            cases.push(vec![os("-n"), os("-t"), os("1s"), os("web")]);
+            cases.push(vec![os("--all"), os("web")]);
+        }
+        for args in cases {
+            let what = format!("{prog} {args:?}");
+            let o = exec_live(path, &args, &t, &live);
+            let err = refused(prog, &o, 100, &what);
+            assert!(err.lines().count() <= 2, "{what}: {err:?}");
+            assert!(err.contains(&format!("{prog}: usage: ")), "{what}: {err:?}");
+        }
+        // Bad names: 100, one line each, and every name is tried.
+        let bad = [
+            os(""),
+            os("a/b"),
+            os("/abs"),
+            os(".hidden"),
+            os(".."),
+            os("."),
+        ];
+        let mut args = if prog == "svactivate" {
+            vec![os("-n")]
+        } else {
+            vec![]
+        };
+        args.extend(bad.iter().cloned());
+        let what = format!("{prog} {args:?}");
+        let o = exec_live(path, &args, &t, &live);
+        let err = refused(prog, &o, 100, &what);
+        assert_eq!(err.lines().count(), bad.len(), "{what}: {err:?}");
+        assert!(!err.contains(": usage: "), "{what}: {err:?}");
+    }
+    // Odd names: with control characters or not UTF-8 they are bad names (100, as the
+    // man pages say); with spaces they are names, not installed (svactivate 100) or
+    // never there (svdeactivate 0). One line per failing name.
+    let names = odd_names();
+    let mut args = vec![os("-n")];
+    args.extend(names.iter().cloned());
+    let o = exec_live(ACTIVATE, &args, &t, &live);
+    let err = refused("svactivate", &o, 100, "odd names");
+    assert_eq!(err.lines().count(), names.len(), "{err:?}");
+    let o = exec_live(DEACTIVATE, &names, &t, &live);
+    let err = refused("svdeactivate", &o, 100, "odd names");
+    assert_eq!(err.lines().count(), names.len() - 1, "{err:?}");
+    let o = exec_live(DEACTIVATE, &[os("no such service")], &t, &live);
+    assert_eq!(o.status.code(), Some(0), "{}", texts(&o).1);
+    for (prog, path) in [("svactivate", ACTIVATE), ("svdeactivate", DEACTIVATE)] {
+        let args = if prog == "svactivate" {
+            vec![os("-n"), long_name()]
+        } else {
+            vec![long_name()]
+        };
+        let o = exec_live(path, &args, &t, &live);
+        let (_, err) = texts(&o);
+        assert!(!err.contains("panicked"), "{prog}: {err}");
+        assert!(
+            matches!(o.status.code(), Some(0 | 100 | 111)),
+            "{prog}: {err}"
+        );
+        assert!(err.lines().count() <= 1, "{prog}: {err:?}");
+    }
+    assert_eq!(
+        fs::read_dir(&live).unwrap().count(),
+        0,
+        "the live dir changed"
+    );
+}
+
 // ---- status files ---------------------------------------------------------------------
 
 #[test]
