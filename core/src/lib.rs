@@ -15,5 +15,6 @@ pub mod supervise;
 pub mod supervisor;
 pub mod svdir;
 pub mod tai;
+pub mod timer;
 
 pub use error::{Ctx, Error};

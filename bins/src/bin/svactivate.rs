@@ -9,13 +9,14 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use rustix::event::{poll, PollFd, PollFlags, Timespec};
+use rustix::event::{poll, PollFd, PollFlags};
 use rustix::fs::inotify::{self, CreateFlags, WatchFlags};
 use rustix::fs::{self as rfs, AtFlags, FlockOperation, Gid, Mode, OFlags, RenameFlags, Uid};
 use rustix::io::Errno;
 use tend::{fatal, say, usage, warn};
 use tend_core::policy::{self, Policy};
 use tend_core::svdir::{self, show};
+use tend_core::timer::timespec_until;
 use tend_core::{control, Ctx, Error};
 
 const PROG: &str = "svactivate";
@@ -551,16 +552,6 @@ fn drain(ino: &OwnedFd) -> Result<(), Error> {
                 })
             }
         }
-    }
-}
-
-/// The time left until `deadline`, rounded up to whole milliseconds.
-fn timespec_until(deadline: Instant) -> Timespec {
-    let left = deadline.saturating_duration_since(Instant::now()) + Duration::from_nanos(999_999);
-    let ms = left.as_millis().min(i64::MAX as u128) as i64;
-    Timespec {
-        tv_sec: ms / 1000,
-        tv_nsec: (ms % 1000) * 1_000_000,
     }
 }
 

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use rustix::event::{poll, PollFd, PollFlags, Timespec};
+use rustix::event::{poll, PollFd, PollFlags};
 use rustix::fs::inotify::{self, CreateFlags, ReadFlags, WatchFlags};
 use rustix::fs::{FileType, Stat};
 use rustix::io::Errno;
@@ -25,6 +25,7 @@ use signal_hook::iterator::exfiltrator::SignalOnly;
 use tend::{fatal, say, usage, warn};
 use tend_core::scan::{Action, Entry, Exit, Key, Level, LogDir, Mask, Scanner, Side, Sig};
 use tend_core::status::RunState;
+use tend_core::timer::timespec_until;
 use tend_core::{Ctx, Error};
 
 const PROG: &str = "tend-scan";
@@ -593,17 +594,6 @@ fn raise_fd_limit() {
     }
 }
 
-/// The time left until `t`, for poll, rounded up to a whole millisecond so that poll does
-/// not wake a hair early and spin; zero if it has passed.
-fn timespec_until(t: Instant) -> Timespec {
-    let d = t.saturating_duration_since(Instant::now());
-    let ms = d.as_nanos().div_ceil(1_000_000);
-    Timespec {
-        tv_sec: i64::try_from(ms / 1000).unwrap_or(i64::MAX),
-        tv_nsec: i64::try_from(ms % 1000).unwrap_or(0) * 1_000_000,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -669,15 +659,5 @@ mod tests {
         );
         assert_eq!(web.key, link.key, "a symlink is the dir it points to");
         std::fs::remove_dir_all(&d).unwrap();
-    }
-
-    #[test]
-    fn timespec_rounds_up_to_whole_ms() {
-        let ts = timespec_until(Instant::now() + Duration::from_micros(1500));
-        assert!(ts.tv_sec == 0 && ts.tv_nsec <= 2_000_000 && ts.tv_nsec >= 1_000_000);
-        let ts = timespec_until(Instant::now() + Duration::from_nanos(2_999_999_999));
-        assert!(ts.tv_nsec < 1_000_000_000, "{ts:?}");
-        let ts = timespec_until(Instant::now());
-        assert_eq!((ts.tv_sec, ts.tv_nsec), (0, 0));
     }
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
-use rustix::event::{poll, PollFd, PollFlags, Timespec};
+use rustix::event::{poll, PollFd, PollFlags};
 use rustix::io::{fcntl_setfd, Errno, FdFlags};
 use rustix::pipe::{pipe_with, PipeFlags};
 use rustix::process::{
@@ -25,6 +25,7 @@ use tend_core::supervise::SuperviseDir;
 use tend_core::supervisor::{Action, Event, Now, Supervisor};
 use tend_core::svdir::Settings;
 use tend_core::tai::Tai64n;
+use tend_core::timer::timespec_until;
 use tend_core::{control, procstat, Ctx, Error};
 
 const PROG: &str = "tend-supervise";
@@ -186,16 +187,6 @@ fn serve(prog: &str, shown: &str) -> Result<(), Error> {
         d.publish();
     }
     Ok(())
-}
-
-/// The time left until `deadline`, rounded up to a whole millisecond so poll never wakes early.
-fn timespec_until(deadline: Instant) -> Timespec {
-    let left = deadline.saturating_duration_since(Instant::now()) + Duration::from_nanos(999_999);
-    let ms = left.as_millis().min(i64::MAX as u128) as i64;
-    Timespec {
-        tv_sec: ms / 1000,
-        tv_nsec: (ms % 1000) * 1_000_000,
-    }
 }
 
 impl Daemon<'_> {
