@@ -81,15 +81,25 @@ impl SuperviseDir {
 
     /// Writes `stat`, `pid` and then `status` atomically (each via a `.new` file and
     /// rename); `status` last, so a reader that sees it finds the text files to match.
-    pub fn write_status(&self, st: &Status) -> Result<(), Error> {
-        self.replace("stat", st.stat_text().as_bytes())?;
-        let pid = if st.pid == 0 {
-            String::new()
-        } else {
-            format!("{}\n", st.pid)
-        };
-        self.replace("pid", pid.as_bytes())?;
-        self.replace("status", &st.encode())
+    /// With `before`, the status last written, a file whose content would not change is
+    /// left alone.
+    pub fn write_status(&self, st: &Status, before: Option<&Status>) -> Result<(), Error> {
+        let text = st.stat_text();
+        if before.is_none_or(|b| b.stat_text() != text) {
+            self.replace("stat", text.as_bytes())?;
+        }
+        if before.is_none_or(|b| b.pid != st.pid) {
+            let pid = if st.pid == 0 {
+                String::new()
+            } else {
+                format!("{}\n", st.pid)
+            };
+            self.replace("pid", pid.as_bytes())?;
+        }
+        if before != Some(st) {
+            self.replace("status", &st.encode())?;
+        }
+        Ok(())
     }
 
     /// Writes `info` atomically.

@@ -461,14 +461,19 @@ impl Daemon<'_> {
     /// Writes status (with stat and pid) and info if they changed.
     fn publish(&mut self) {
         let now = (self.sup.status(), self.sup.info);
-        if self.written == Some(now) {
+        let before = self.written;
+        if before == Some(now) {
             return;
         }
-        // info first: a reader that sees the new status then finds the matching info.
-        let r = self
-            .sdir
-            .write_info(&now.1)
-            .and_then(|()| self.sdir.write_status(&now.0));
+        // Only what changed is rewritten (each file costs a create and a rename, and this
+        // runs between a signal letter and the restart it causes). info first: a reader
+        // that sees the new status then finds the matching info.
+        let r = if before.map(|b| b.1) == Some(now.1) {
+            Ok(())
+        } else {
+            self.sdir.write_info(&now.1)
+        };
+        let r = r.and_then(|()| self.sdir.write_status(&now.0, before.map(|b| b.0).as_ref()));
         match r {
             Ok(()) => self.written = Some(now),
             Err(e) => self.complain(e.to_string()),
