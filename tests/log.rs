@@ -863,13 +863,14 @@ fn a_read_that_fills_the_buffer_exactly_is_written_without_more_input() {
     let t = TempDir::new("log-exact");
     let dir = t.join("log");
     let (rd, wr) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
+    // 128 KiB exactly (the input buffer), already in the pipe when tend-log starts.
+    rustix::pipe::fcntl_setpipe_size(&wr, 128 << 10).unwrap();
     let mut wr = fs::File::from(wr);
-    // 64 KiB exactly (the input buffer), already in the pipe when tend-log starts.
     let mut input = Vec::new();
-    for i in 0..1024 {
+    for i in 0..2048 {
         input.extend(format!("{i:063}\n").as_bytes());
     }
-    assert_eq!(input.len(), 65536);
+    assert_eq!(input.len(), 128 << 10);
     wr.write_all(&input).unwrap();
     let mut cmd = tend_log();
     cmd.args(["-t", "none"]).arg(&dir).stdin(Stdio::from(rd));
