@@ -15,8 +15,9 @@ const SUP: &str = env!("CARGO_BIN_EXE_tend-supervise");
 
 /// A test's service dir `sv` inside a temp dir, with its supervisor's stderr in `stderr`.
 struct Svc {
-    tmp: TempDir,
+    // Fields drop in order: the supervisor is stopped before its dir is removed.
     sup: Option<Daemon>,
+    tmp: TempDir,
 }
 
 impl Svc {
@@ -24,7 +25,7 @@ impl Svc {
     fn new(name: &str, run: &str) -> Svc {
         let tmp = TempDir::new(name);
         write_exec(&tmp.join("sv/run"), run);
-        Svc { tmp, sup: None }
+        Svc { sup: None, tmp }
     }
 
     fn dir(&self) -> PathBuf {
@@ -450,7 +451,7 @@ fn notification_fd_marks_ready() {
 fn missing_then_non_executable_run_is_visible_and_retried() {
     let tmp = TempDir::new("norun");
     fs::create_dir_all(tmp.join("sv")).unwrap();
-    let mut s = Svc { tmp, sup: None };
+    let mut s = Svc { sup: None, tmp };
     s.start();
     wait_until(LIMIT, "run missing in info", || s.info("run") == "missing");
     wait_until(LIMIT, "a message", || {

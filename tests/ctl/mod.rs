@@ -220,10 +220,11 @@ while kill -0 "$sup" 2>/dev/null; do sleep 0.1; done
 
 /// A real supervisor on a fresh service dir, stopped with `dx` (and then signals) on drop.
 pub struct Supervised {
+    // Fields drop in order: the supervisor is stopped before its dir is removed.
+    pub daemon: Option<Daemon>,
     pub root: TempDir,
     pub dir: PathBuf,
     pub kind: Kind,
-    pub daemon: Option<Daemon>,
 }
 
 impl Supervised {
