@@ -677,52 +677,39 @@ mod tests {
         );
     }
 
-    #[test]
-    fn restarts_asked_for_with_letters_are_no_crashes() {
+    /// Ten runs, each ending `ms_per_run` after its start (after `letter`, if any, was
+    /// obeyed): every restart is due as soon as the 1 s spacing allows, with no backoff.
+    fn assert_ten_restarts_without_backoff(ms_per_run: u64, letter: Option<Sig>, exit: Exit) {
         let t0 = Instant::now();
         let mut s = Supervisor::new(Settings::default(), at(t0, 0), 7);
         let mut ms = 0;
         for pid in 1..=10 {
-            assert_eq!(
-                acts(s.step(Event::Tick, at(t0, ms))),
-                vec![Action::SpawnRun],
-                "start {pid}"
-            );
+            let a = acts(s.step(Event::Tick, at(t0, ms)));
+            assert_eq!(a, vec![Action::SpawnRun], "start {pid}");
             s.step(Event::RunStarted(pid), at(t0, ms));
-            ms += 1500;
-            s.step(Event::Cmd(Cmd::Signal(Sig::Term)), at(t0, ms));
-            s.step(Event::RunExited(Some(Exit::Signal(15))), at(t0, ms));
+            let due = ms + ms_per_run.max(1000);
+            ms += ms_per_run;
+            if let Some(sig) = letter {
+                s.step(Event::Cmd(Cmd::Signal(sig)), at(t0, ms));
+            }
+            s.step(Event::RunExited(Some(exit)), at(t0, ms));
             s.step(Event::FinishExited, at(t0, ms));
             assert_eq!(s.info.backoff, None);
-            assert_eq!(
-                s.deadline(),
-                Some(t0 + Duration::from_millis(ms)),
-                "restart at once"
-            );
+            let want = Some(t0 + Duration::from_millis(due));
+            assert_eq!(s.deadline(), want, "restart {pid} without backoff");
+            ms = due;
         }
     }
 
     #[test]
+    fn restarts_asked_for_with_letters_are_no_crashes() {
+        assert_ten_restarts_without_backoff(300, Some(Sig::Term), Exit::Signal(15));
+        assert_ten_restarts_without_backoff(100, Some(Sig::Kill), Exit::Signal(9));
+    }
+
+    #[test]
     fn runs_killed_after_a_second_do_not_back_off() {
-        let t0 = Instant::now();
-        let mut s = Supervisor::new(Settings::default(), at(t0, 0), 7);
-        let mut ms = 0;
-        for pid in 1..=10 {
-            assert_eq!(
-                acts(s.step(Event::Tick, at(t0, ms))),
-                vec![Action::SpawnRun],
-                "start {pid}"
-            );
-            s.step(Event::RunStarted(pid), at(t0, ms));
-            ms += 1600;
-            s.step(Event::RunExited(Some(Exit::Signal(9))), at(t0, ms));
-            s.step(Event::FinishExited, at(t0, ms));
-            assert_eq!(
-                s.deadline(),
-                Some(t0 + Duration::from_millis(ms)),
-                "restart at once"
-            );
-        }
+        assert_ten_restarts_without_backoff(1600, None, Exit::Signal(9));
     }
 
     #[test]
