@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{alive, read, wait_until, write_exec, Daemon, TempDir, LIMIT};
+use common::{alive, read, supervisors, wait_until, write_exec, Daemon, TempDir, LIMIT};
 
 /// A test's world: temp dir with the scan dir `sv/` and an `out/` dir for what services
 /// and loggers write.
@@ -117,39 +117,6 @@ fn up(dir: &Path) -> i32 {
         pid.is_some()
     });
     pid.unwrap()
-}
-
-/// The children of `parent` whose command line is `tend-supervise ARG`.
-fn supervisors(parent: i32, arg: &str) -> Vec<i32> {
-    let mut out = Vec::new();
-    for ent in fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = ent.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        if ppid(pid) != Some(parent) {
-            continue;
-        }
-        let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
-        if args.len() >= 2
-            && args[0].ends_with(b"tend-supervise")
-            && args[1] == arg.as_bytes()
-            && alive(pid)
-        {
-            out.push(pid);
-        }
-    }
-    out
-}
-
-fn ppid(pid: i32) -> Option<i32> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit(')')
-        .next()?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
 }
 
 /// Checks that `text` is exactly the lines 1..=last.

@@ -195,3 +195,37 @@ pub fn texts(o: &Output) -> (String, String) {
         String::from_utf8_lossy(&o.stderr).into_owned(),
     )
 }
+
+/// The children of `parent` whose command line is `tend-supervise ARG`.
+pub fn supervisors(parent: i32, arg: &str) -> Vec<i32> {
+    let mut out = Vec::new();
+    for ent in fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = ent.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        if ppid(pid) != Some(parent) {
+            continue;
+        }
+        let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
+        if args.len() >= 2
+            && args[0].ends_with(b"tend-supervise")
+            && args[1] == arg.as_bytes()
+            && alive(pid)
+        {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// The parent pid of `pid`.
+pub fn ppid(pid: i32) -> Option<i32> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit(')')
+        .next()?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
