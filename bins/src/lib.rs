@@ -42,3 +42,15 @@ pub fn usage(prog: &str, synopsis: &str, why: impl Display) -> ExitCode {
     say(prog, "usage", synopsis);
     ExitCode::from(EXIT_USAGE)
 }
+
+/// A `-t` timeout as svwait, svactivate and svdeactivate take it: a whole number of
+/// milliseconds, or a duration like `5s`, `1m30s`, `500ms`.
+pub fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return text
+            .parse()
+            .map(std::time::Duration::from_millis)
+            .map_err(|_| format!("timeout too large: {text}"));
+    }
+    humantime::parse_duration(text).map_err(|e| format!("bad timeout {text:?}: {e}"))
+}

@@ -13,7 +13,7 @@ use rustix::event::{poll, PollFd, PollFlags};
 use rustix::fs::inotify::{self, CreateFlags, WatchFlags};
 use rustix::fs::{self as rfs, AtFlags, FlockOperation, Gid, Mode, OFlags, RenameFlags, Uid};
 use rustix::io::Errno;
-use tend::{fatal, say, usage, warn};
+use tend::{fatal, parse_timeout, say, usage, warn};
 use tend_core::policy::{self, Policy};
 use tend_core::svdir::{self, show};
 use tend_core::timer::timespec_until;
@@ -132,17 +132,6 @@ fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Args, lexopt::
     }
     let wait = (!nowait).then(|| timeout.unwrap_or(DEFAULT_TIMEOUT));
     Ok(Args { all, wait, names })
-}
-
-/// A timeout as svwait takes it: a plain number of milliseconds, or a duration like 10s.
-fn parse_timeout(text: &str) -> Result<Duration, String> {
-    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
-        return text
-            .parse()
-            .map(Duration::from_millis)
-            .map_err(|_| format!("timeout too large: {text}"));
-    }
-    humantime::parse_duration(text).map_err(|e| format!("bad timeout {text:?}: {e}"))
 }
 
 /// The names of the service dirs in the install dir, sorted: the entries that are

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use rustix::event::{poll, PollFd, PollFlags};
 use rustix::fs::{self as rfs, FlockOperation, Mode, OFlags, RenameFlags};
 use rustix::io::Errno;
-use tend::{fatal, say, usage, warn};
+use tend::{fatal, parse_timeout, say, usage, warn};
 use tend_core::policy;
 use tend_core::svdir::{self, show};
 use tend_core::timer::timespec_until;
@@ -92,17 +92,6 @@ fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Args, lexopt::
         return Err("missing name".into());
     }
     Ok(Args { limit, names })
-}
-
-/// A timeout as svwait takes it: a plain number of milliseconds, or a duration like 10s.
-fn parse_timeout(text: &str) -> Result<Duration, String> {
-    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
-        return text
-            .parse()
-            .map(Duration::from_millis)
-            .map_err(|_| format!("timeout too large: {text}"));
-    }
-    humantime::parse_duration(text).map_err(|e| format!("bad timeout {text:?}: {e}"))
 }
 
 /// Opens the live dir and takes an exclusive `flock` on it, as svactivate does.

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::fs::inotify::{self, CreateFlags, ReadFlags, WatchFlags};
 use rustix::io::Errno;
-use tend::{say, usage, warn, EXIT_SYS};
+use tend::{parse_timeout, say, usage, warn, EXIT_SYS};
 use tend_core::control::{open_ok, read_info, read_status};
 use tend_core::error::describe;
 use tend_core::report::is_ready;
@@ -294,17 +294,6 @@ fn parent(p: &Path) -> PathBuf {
         Some(_) => PathBuf::from("."),
         None => p.to_path_buf(),
     }
-}
-
-/// A timeout: a whole number of milliseconds, or a duration like `5s`, `1m30s`, `500ms`.
-fn parse_timeout(text: &str) -> Result<Duration, String> {
-    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
-        return text
-            .parse()
-            .map(Duration::from_millis)
-            .map_err(|_| format!("timeout too large: {text}"));
-    }
-    humantime::parse_duration(text).map_err(|e| format!("bad timeout {text:?}: {e}"))
 }
 
 fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Args, lexopt::Error> {
