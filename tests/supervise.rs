@@ -386,16 +386,21 @@ fn down_file_keeps_the_service_down_until_up() {
     assert!(s.lines("events").is_empty());
     s.ctl(b"u");
     s.wait_up(0);
+    // The status says up once the run script is spawned; its first line comes a moment later.
+    wait_until(LIMIT, "the run script to start", || {
+        !s.lines("events").is_empty()
+    });
     assert_eq!(s.lines("events"), vec!["start"]);
 }
 
 #[test]
 fn down_signal_and_timeout_kill() {
-    // The daemon ignores TERM and HUP; down-signal HUP, then SIGKILL after 200 ms.
+    // The daemon ignores TERM and HUP; down-signal HUP, then SIGKILL after 1 s: time enough
+    // for the trap to run on a busy machine (it runs once the current `sleep 0.05` ends).
     let run = "#!/bin/sh\ntrap 'echo HUP >> ../events' HUP\ntrap '' TERM\necho trapped >> ../events\nwhile :; do sleep 0.05; done\n";
     let mut s = Svc::new("tkill", run);
     fs::write(s.dir().join("down-signal"), "HUP\n").unwrap();
-    fs::write(s.dir().join("timeout-kill"), "200\n").unwrap();
+    fs::write(s.dir().join("timeout-kill"), "1000\n").unwrap();
     s.start();
     let pid = s.wait_up(0);
     wait_until(LIMIT, "traps set", || !s.lines("events").is_empty());
@@ -672,6 +677,9 @@ fn killed_supervisor_is_replaced_without_a_second_copy() {
     // The adopted daemon obeys commands, and its death is noticed and it is restarted.
     s.ctl(b"k");
     let pid2 = s.wait_up(pid);
+    wait_until(LIMIT, "the second run script to start", || {
+        s.lines("events").len() >= 2
+    });
     assert_eq!(s.lines("events").len(), 2);
     s.ctl(b"d");
     s.wait_down();
