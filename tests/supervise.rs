@@ -744,3 +744,45 @@ fn control_is_the_owners_status_is_everyones_and_control_group_delegates() {
     let o = as_nobody(s.tmp.path(), 65534, "printf u > sv/supervise/control");
     assert!(!o.status.success(), "other groups are still refused");
 }
+
+#[test]
+fn closed_std_fds_and_a_broken_stderr_pipe_are_survived() {
+    // Started with fds 0, 1 and 2 closed: they are reopened on /dev/null, so no status
+    // file becomes stderr.
+    let mut s = Svc::new("closedfds", "#!/bin/sh\nexec sleep 1000\n");
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "exec \"$0\" sv <&- >&- 2>&-", SUP])
+        .current_dir(s.tmp.path());
+    s.sup = Some(Daemon::spawn(&mut cmd));
+    s.wait_up(0);
+    let sp = s.sup().pid();
+    for fd in 0..3 {
+        let target = fs::read_link(format!("/proc/{sp}/fd/{fd}")).unwrap();
+        assert_eq!(target, Path::new("/dev/null"), "fd {fd}");
+    }
+    assert_eq!(s.status().len(), 20);
+    s.ctl(b"x");
+    s.ctl(b"d");
+    assert!(s.sup().wait_exit(LIMIT).success());
+
+    // stderr a pipe nobody reads: the complaint about a missing run gets EPIPE, not death.
+    let tmp = TempDir::new("epipe");
+    fs::create_dir_all(tmp.join("sv")).unwrap();
+    let mut s = Svc { sup: None, tmp };
+    let (rd, wr) = rustix::pipe::pipe().unwrap();
+    drop(rd);
+    let mut cmd = Command::new(SUP);
+    cmd.arg("sv")
+        .current_dir(s.tmp.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(wr));
+    s.sup = Some(Daemon::spawn(&mut cmd));
+    wait_until(LIMIT, "run missing in info", || s.info("run") == "missing");
+    write_exec(&s.dir().join("run"), "#!/bin/sh\nexec sleep 1000\n");
+    s.wait_up(0);
+    assert!(
+        s.sup().child.try_wait().unwrap().is_none(),
+        "still supervising"
+    );
+}

@@ -2,7 +2,9 @@
 #![deny(missing_docs)]
 use std::fmt::Display;
 use std::io::Write;
-use std::process::ExitCode;
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+use rustix::fs::{Mode, OFlags};
 
 use tend_core::svdir::one_line;
 use tend_core::Error;
@@ -26,21 +28,73 @@ pub fn warn(prog: &str, msg: impl Display) {
     say(prog, "warning", msg);
 }
 
-/// Prints `PROG: fatal: ERR` and returns the error's exit code.
-pub fn fatal(prog: &str, err: &Error) -> ExitCode {
+/// Prints `PROG: fatal: ERR` and returns the error's exit code (as an `ExitCode`, or as
+/// the `u8` a [`daemon_main!`] body returns).
+pub fn fatal<T: From<u8>>(prog: &str, err: &Error) -> T {
     say(prog, "fatal", err);
-    ExitCode::from(err.exit_code())
+    T::from(err.exit_code())
 }
 
 /// Prints `PROG: usage: SYNOPSIS` (after `PROG: fatal: WHY` when there is a reason) and
 /// returns 100.
-pub fn usage(prog: &str, synopsis: &str, why: impl Display) -> ExitCode {
+pub fn usage<T: From<u8>>(prog: &str, synopsis: &str, why: impl Display) -> T {
     let why = why.to_string();
     if !why.is_empty() {
         say(prog, "fatal", why);
     }
     say(prog, "usage", synopsis);
-    ExitCode::from(EXIT_USAGE)
+    T::from(EXIT_USAGE)
+}
+
+/// Defines the C `main` of a long-running daemon (tend-scan, tend-supervise, tend-log) as a
+/// call of `$body: fn() -> u8`, without Rust's runtime set-up. That set-up reads
+/// /proc/self/maps through a 4 KiB stdio buffer to place a stack guard, and names the main
+/// thread; in a supervisor that stays up for months it leaves a dirty heap page behind for
+/// nothing. [`daemon_init`] does the two parts of it that matter to a daemon. The crate
+/// using it needs `#![cfg_attr(not(test), no_main)]`: its unit tests keep the harness.
+#[macro_export]
+macro_rules! daemon_main {
+    ($body:path) => {
+        #[cfg(test)]
+        const _: fn() -> u8 = $body;
+        /// The process's entry point: `$body` after [`tend::daemon_init`].
+        #[cfg(not(test))]
+        #[no_mangle]
+        pub extern "C" fn main(_argc: i32, _argv: *const *const u8) -> i32 {
+            $crate::daemon_init();
+            let code = $body();
+            let _ = std::io::Write::flush(&mut std::io::stdout());
+            i32::from(code)
+        }
+    };
+}
+
+extern "C" {
+    /// signal(2) of the C library: std offers no way to ignore a signal.
+    fn signal(sig: i32, handler: usize) -> usize;
+}
+
+/// What Rust's runtime set-up does that a daemon relies on: fds 0, 1 and 2 are open (on
+/// /dev/null when they were closed), so that no file the daemon opens later becomes its
+/// stderr; and SIGPIPE is ignored, so that a write to a closed pipe is an EPIPE error, not
+/// death. (Children get SIGPIPE back: std's spawn resets it before exec.)
+pub fn daemon_init() {
+    for fd in 0..3 {
+        // SAFETY: fd 0-2 are only inspected here; a closed one gives EBADF.
+        let open = rustix::io::fcntl_getfd(unsafe { BorrowedFd::borrow_raw(fd) }).is_ok();
+        if !open {
+            // The lowest free fd is the one that was closed: keep it open for good.
+            if let Ok(null) = rustix::fs::open("/dev/null", OFlags::RDWR, Mode::empty()) {
+                if null.as_raw_fd() == fd {
+                    std::mem::forget(null);
+                }
+            }
+        }
+    }
+    // SAFETY: SIG_IGN (1) for SIGPIPE (13), as std's runtime does before main.
+    unsafe {
+        signal(13, 1);
+    }
 }
 
 /// A `-t` timeout as svwait, svactivate and svdeactivate take it: a whole number of

@@ -1,7 +1,7 @@
 //! tend-log: read lines on stdin, stamp them, write them to LOGDIR/current, rotate and
 //! trim archives, and never lose a line silently.
+#![cfg_attr(not(test), no_main)]
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use tend::{fatal, say, usage, warn, EXIT_SYS};
 use tend_logger::config::{parse_size, MAX_LINEMAX, MIN_LINEMAX};
@@ -14,12 +14,14 @@ const PROG: &str = "tend-log";
 const SYNOPSIS: &str = "tend-log [ -t iso|local|tai64n|none ] [ -s size ] [ -n count ] \
                         [ -S total ] [ -l linemax ] [ -f block|free|drop ] [ -p processor ] [ -u user ] logdir";
 
-fn main() -> ExitCode {
+tend::daemon_main!(start);
+
+fn start() -> u8 {
     let (cfg, user) = match parse_args() {
         Ok(Some(args)) => args,
         Ok(None) => {
             println!("usage: {SYNOPSIS}");
-            return ExitCode::SUCCESS;
+            return 0;
         }
         Err(e) => return usage(PROG, SYNOPSIS, e),
     };
@@ -40,22 +42,22 @@ fn main() -> ExitCode {
         }
     }
     match run(&mut log, rustix::stdio::stdin(), &sigs, &mut print_note) {
-        Ok(_) => ExitCode::SUCCESS,
+        Ok(_) => 0,
         Err(Failure::Lost(lost)) if lost.bytes > 0 => {
             say(
                 PROG,
                 "fatal",
                 format!("{}; {} bytes not written", lost.err, lost.bytes),
             );
-            ExitCode::from(EXIT_SYS)
+            EXIT_SYS
         }
         Err(Failure::Lost(lost)) => {
             say(PROG, "fatal", &lost.err);
-            ExitCode::from(EXIT_SYS)
+            EXIT_SYS
         }
         Err(Failure::Input(e)) => {
             say(PROG, "fatal", &e);
-            ExitCode::from(EXIT_SYS)
+            EXIT_SYS
         }
     }
 }

@@ -3,6 +3,7 @@
 //!
 //! The policy lives in `tend_core::scan`; this file does the system calls: reading the scan
 //! dir, inotify, signals, spawning, reaping, pipes.
+#![cfg_attr(not(test), no_main)]
 use std::collections::{HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
 use std::mem::MaybeUninit;
@@ -11,7 +12,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rustix::event::{poll, PollFd, PollFlags};
@@ -40,13 +41,15 @@ struct Args {
     timeout: Duration,
 }
 
-fn main() -> ExitCode {
+tend::daemon_main!(start);
+
+fn start() -> u8 {
     let args = match parse_args(std::env::args_os().skip(1)) {
         Ok(a) => a,
         Err(e) => return usage(PROG, SYNOPSIS, e),
     };
     match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => 0,
         Err(e) => fatal(PROG, &e),
     }
 }

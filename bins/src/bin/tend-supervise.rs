@@ -1,11 +1,12 @@
 //! tend-supervise: runs DIR/run, restarts it, obeys control letters, keeps DIR/supervise/.
+#![cfg_attr(not(test), no_main)]
 use std::ffi::OsString;
 use std::mem::ManuallyDrop;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use rustix::event::{poll, PollFd, PollFlags};
@@ -33,7 +34,9 @@ const SYNOPSIS: &str = "tend-supervise servicedir";
 /// Repeated complaints about the same problem are printed at most this often.
 const COMPLAINT_INTERVAL: Duration = Duration::from_secs(60);
 
-fn main() -> ExitCode {
+tend::daemon_main!(start);
+
+fn start() -> u8 {
     let dir = match parse_args() {
         Ok(d) => d,
         Err(e) => return usage(PROG, SYNOPSIS, e),
@@ -55,7 +58,7 @@ fn main() -> ExitCode {
         );
     }
     match serve(&prog, &shown) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => 0,
         Err(e) => fatal(&prog, &e),
     }
 }
