@@ -10,6 +10,7 @@ pub mod policy;
 pub mod procstat;
 pub mod report;
 pub mod scan;
+pub mod signals;
 pub mod status;
 pub mod supervise;
 pub mod supervisor;

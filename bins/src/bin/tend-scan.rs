@@ -9,7 +9,6 @@ use std::ffi::{OsStr, OsString};
 use std::mem::MaybeUninit;
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -21,10 +20,9 @@ use rustix::fs::{FileType, Stat};
 use rustix::io::Errno;
 use rustix::process::{Pid, Resource, Signal, WaitOptions};
 use signal_hook::consts::{SIGALRM, SIGCHLD, SIGHUP, SIGINT, SIGTERM};
-use signal_hook::iterator::backend::SignalDelivery;
-use signal_hook::iterator::exfiltrator::SignalOnly;
 use tend::{fatal, say, usage, warn};
 use tend_core::scan::{Action, Entry, Exit, Key, Level, LogDir, Mask, Scanner, Side, Sig};
+use tend_core::signals::Signals;
 use tend_core::status::RunState;
 use tend_core::timer::timespec_until;
 use tend_core::{Ctx, Error};
@@ -100,14 +98,7 @@ fn run(args: &Args) -> Result<(), Error> {
         .ctx(|| "create an inotify instance".into())?;
     let scan_wd = inotify::add_watch(&inot, ".", scan_dir_mask())
         .ctx(|| format!("watch {shown} with inotify"))?;
-    let (rd, wr) = UnixStream::pair().ctx(|| "create selfpipe".into())?;
-    let mut sigs = SignalDelivery::with_pipe(
-        rd,
-        wr,
-        SignalOnly,
-        [SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGALRM],
-    )
-    .ctx(|| "trap signals".into())?;
+    let sigs = Signals::install(&[SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGALRM])?;
     let mut world = World {
         scanner: Scanner::new(args.timeout),
         supervise: supervisor_program(),
@@ -127,7 +118,7 @@ fn run(args: &Args) -> Result<(), Error> {
         let timeout = world.scanner.deadline().map(timespec_until);
         let (sig_ready, inot_ready) = {
             let mut fds = [
-                PollFd::new(sigs.get_read(), PollFlags::IN),
+                PollFd::new(sigs.fd(), PollFlags::IN),
                 PollFd::new(&world.inot, PollFlags::IN),
             ];
             match poll(&mut fds, timeout.as_ref()) {
@@ -145,7 +136,7 @@ fn run(args: &Args) -> Result<(), Error> {
         if sig_ready {
             // Reap first: a supervisor that died just before a SIGTERM must be known dead
             // when the shutdown decides what to do with it.
-            let mut pending: Vec<i32> = sigs.pending().collect();
+            let mut pending: Vec<i32> = sigs.take().collect();
             pending.sort_by_key(|&sig| sig != SIGCHLD);
             for sig in pending {
                 match sig {

@@ -2,8 +2,7 @@
 #![cfg_attr(not(test), no_main)]
 use std::ffi::OsString;
 use std::mem::ManuallyDrop;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::net::UnixStream;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,18 +15,17 @@ use rustix::process::{
     kill_process, kill_process_group, pidfd_open, wait, Pid, PidfdFlags, WaitOptions,
 };
 use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM};
-use signal_hook::iterator::backend::SignalDelivery;
-use signal_hook::iterator::exfiltrator::SignalOnly;
 use tend::{fatal, say, usage, warn};
 use tend_core::cmd::Cmd;
 use tend_core::info::{Exit, Info, RunFile};
+use tend_core::signals::Signals;
 use tend_core::status::{RunState, Status};
 use tend_core::supervise::SuperviseDir;
 use tend_core::supervisor::{Action, Event, Now, Supervisor};
 use tend_core::svdir::Settings;
 use tend_core::tai::Tai64n;
 use tend_core::timer::timespec_until;
-use tend_core::{control, procstat, Ctx, Error};
+use tend_core::{control, procstat, Error};
 
 const PROG: &str = "tend-supervise";
 const SYNOPSIS: &str = "tend-supervise servicedir";
@@ -112,10 +110,7 @@ fn serve(prog: &str, shown: &str) -> Result<(), Error> {
         None
     });
     let sdir = SuperviseDir::open(shown, group)?;
-    let (rd, wr) = UnixStream::pair().ctx(|| "create selfpipe".into())?;
-    let mut sigs =
-        SignalDelivery::with_pipe(rd, wr, SignalOnly, [SIGCHLD, SIGTERM, SIGHUP, SIGINT])
-            .ctx(|| "trap signals".into())?;
+    let sigs = Signals::install(&[SIGCHLD, SIGTERM, SIGHUP, SIGINT])?;
     let (settings, bad) = Settings::read(Path::new("."));
     let seed = u64::from(std::process::id()) ^ u64::from(Tai64n::now().nanos);
     let mut d = Daemon {
@@ -140,7 +135,7 @@ fn serve(prog: &str, shown: &str) -> Result<(), Error> {
         // SAFETY: these fds are owned by `d` and `sigs` and outlive the poll call.
         let (sig_fd, ctl_fd) = unsafe {
             (
-                BorrowedFd::borrow_raw(sigs.get_read().as_raw_fd()),
+                BorrowedFd::borrow_raw(sigs.fd().as_fd().as_raw_fd()),
                 BorrowedFd::borrow_raw(ctl),
             )
         };
@@ -169,7 +164,7 @@ fn serve(prog: &str, shown: &str) -> Result<(), Error> {
         let ready: [bool; 4] =
             std::array::from_fn(|i| fds.get(i).is_some_and(|f| !f.revents().is_empty()));
         if ready[0] {
-            for sig in sigs.pending() {
+            for sig in sigs.take() {
                 match sig {
                     SIGCHLD => d.reap(),
                     SIGHUP => d.handle(Event::Hup),
