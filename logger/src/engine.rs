@@ -2,7 +2,7 @@
 //! and the disk-full policies. It performs no waiting of its own: the run loop calls it
 //! when input arrived or a retry is due, and prints the notes it leaves.
 //!
-//! Buffers are allocated once: the input buffer (64 KiB, or twice LINEMAX if larger) and
+//! Buffers are allocated once: the input buffer (128 KiB, or twice LINEMAX if larger) and
 //! the output buffer (128 KiB, or LINEMAX plus a stamp if larger). Lines are copied from
 //! one to the other behind a cached stamp; the output buffer is written with one write(2)
 //! when full or when the input has run dry.
@@ -16,13 +16,13 @@ use tend_core::Error;
 use crate::clock::Clock;
 use crate::config::{Config, Policy};
 use crate::logdir::{Found, Logdir};
+use crate::pagebuf::PageBuf;
 use crate::scan::{cut_point, find_newline};
 use crate::stamp::{Stamper, SEP_CONTINUED};
 
-/// Size of the input buffer (unless LINEMAX asks for more). At 128 KiB (glibc's mmap
-/// threshold) the zeroed buffer is a fresh mapping whose pages cost nothing until input
-/// reaches them; at 64 KiB calloc cleared it inside the heap, and an idle tend-log held
-/// 132-140 KiB private instead of 76.
+/// Size of the input buffer (unless LINEMAX asks for more). Both buffers are mapped
+/// straight from the kernel ([`PageBuf`]): their pages cost nothing until input reaches
+/// them. (At 64 KiB from calloc, an idle tend-log held 132-140 KiB private instead of 76.)
 pub const IN_BUF: usize = 128 << 10;
 /// Size of the output buffer (unless LINEMAX asks for more).
 pub const OUT_BUF: usize = 128 << 10;
@@ -153,7 +153,7 @@ pub struct Logger<C: Clock> {
     clock: C,
     stamper: Stamper,
     dir: Logdir,
-    inbuf: Box<[u8]>,
+    inbuf: PageBuf,
     in_start: usize,
     in_end: usize,
     /// `inbuf[in_start..scanned]` is known to hold no newline.
@@ -167,7 +167,7 @@ pub struct Logger<C: Clock> {
     continued: bool,
     /// The last read filled the buffer: more input is probably waiting.
     more_waiting: bool,
-    out: Box<[u8]>,
+    out: PageBuf,
     out_start: usize,
     out_end: usize,
     work: Option<(Job, Step)>,
@@ -210,7 +210,7 @@ impl<C: Clock> Logger<C> {
             cfg,
             clock,
             dir,
-            inbuf: vec![0; in_size].into_boxed_slice(),
+            inbuf: PageBuf::new(in_size)?,
             in_start: 0,
             in_end: 0,
             scanned: 0,
@@ -219,7 +219,7 @@ impl<C: Clock> Logger<C> {
             carry_time: now,
             continued: false,
             more_waiting: false,
-            out: vec![0; out_size].into_boxed_slice(),
+            out: PageBuf::new(out_size)?,
             out_start: 0,
             out_end: 0,
             work: None,

@@ -6,6 +6,7 @@ pub mod clock;
 pub mod config;
 pub mod engine;
 pub mod logdir;
+pub mod pagebuf;
 pub mod privs;
 pub mod run;
 pub mod scan;
