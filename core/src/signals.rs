@@ -33,6 +33,7 @@ impl Signals {
                 .ctx(|| format!("trap signal {sig}"))?;
             flags.push((sig, flag));
         }
+        flags.sort_by_key(|(sig, _)| *sig);
         // The handlers write to it until the process ends.
         std::mem::forget(wr);
         Ok(Signals { flags, wake: rd })
@@ -43,8 +44,9 @@ impl Signals {
         &self.wake
     }
 
-    /// Empties the self-pipe and returns the signals that arrived since the last call, in
-    /// the order given to [`Signals::install`].
+    /// Empties the self-pipe and returns the signals that arrived since the last call, by
+    /// ascending number (as signal-hook's iterator did): a HUP or TERM that came with a
+    /// CHLD is seen first, so a supervisor told to exit does not restart what just ended.
     pub fn take(&self) -> impl Iterator<Item = i32> + '_ {
         let mut buf = [0u8; 64];
         while matches!((&self.wake).read(&mut buf), Ok(n) if n > 0) {}
@@ -64,7 +66,7 @@ mod tests {
 
     #[test]
     fn a_signal_wakes_the_fd_and_is_taken_once() {
-        let s = Signals::install(&[SIGUSR1, SIGUSR2]).unwrap();
+        let s = Signals::install(&[SIGUSR2, SIGUSR1]).unwrap();
         assert_eq!(s.take().count(), 0);
         kill_process(getpid(), Signal::USR2).unwrap();
         let mut fds = [PollFd::new(s.fd(), PollFlags::IN)];
@@ -75,5 +77,15 @@ mod tests {
         assert_eq!(poll(&mut fds, Some(&t)).unwrap(), 1);
         assert_eq!(s.take().collect::<Vec<_>>(), [SIGUSR2]);
         assert_eq!(s.take().count(), 0);
+        // Both pending at once come out by number. Another thread of the test harness may
+        // run a handler a moment after kill returns: wait (bounded) for both flags.
+        kill_process(getpid(), Signal::USR2).unwrap();
+        kill_process(getpid(), Signal::USR1).unwrap();
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !s.flags.iter().all(|(_, f)| f.load(Ordering::SeqCst)) {
+            assert!(std::time::Instant::now() < end, "signals not delivered");
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        assert_eq!(s.take().collect::<Vec<_>>(), [SIGUSR1, SIGUSR2]);
     }
 }
