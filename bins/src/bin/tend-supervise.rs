@@ -29,6 +29,9 @@ use tend_core::{control, procstat, Error};
 
 const PROG: &str = "tend-supervise";
 const SYNOPSIS: &str = "tend-supervise servicedir";
+/// How long publishing waits for the death of a process just sent a signal, so that the
+/// death and the restart are written together with the signal (see `Daemon::hold`).
+const PUBLISH_HOLD: Duration = Duration::from_millis(5);
 /// Repeated complaints about the same problem are printed at most this often.
 const COMPLAINT_INTERVAL: Duration = Duration::from_secs(60);
 
@@ -88,6 +91,9 @@ struct Daemon<'a> {
     adopted: Option<OwnedFd>,
     /// What was last written to status and info.
     written: Option<(Status, Info)>,
+    /// After a signal to the run process, publishing waits until then for its death, so
+    /// that `svc -t` costs one update of the supervise files, not two.
+    hold: Option<Instant>,
     /// The last complaint and when it was printed.
     complaint: Option<(String, Instant)>,
     /// Settings complaints last printed.
@@ -120,6 +126,7 @@ fn serve(prog: &str, shown: &str) -> Result<(), Error> {
         notify: None,
         adopted: None,
         written: None,
+        hold: None,
         complaint: None,
         settings_bad: Vec::new(),
         pending_complaint: None,
@@ -130,7 +137,11 @@ fn serve(prog: &str, shown: &str) -> Result<(), Error> {
     d.handle(Event::Tick);
     d.publish();
     while !d.exit {
-        let timeout = d.sup.deadline().map(timespec_until);
+        let timeout = [d.sup.deadline(), d.hold]
+            .into_iter()
+            .flatten()
+            .min()
+            .map(timespec_until);
         let ctl = d.sdir.control.as_raw_fd();
         // SAFETY: these fds are owned by `d` and `sigs` and outlive the poll call.
         let (sig_fd, ctl_fd) = unsafe {
@@ -182,6 +193,10 @@ fn serve(prog: &str, shown: &str) -> Result<(), Error> {
             d.handle(Event::RunExited(None));
         }
         d.handle(Event::Tick);
+        if d.hold.is_some_and(|h| Instant::now() < h) && !d.exit {
+            continue;
+        }
+        d.hold = None;
         d.publish();
     }
     Ok(())
@@ -216,10 +231,14 @@ impl Daemon<'_> {
         }
     }
 
-    fn signal(&self, pid: u32, sig: rustix::process::Signal, group: bool) {
+    fn signal(&mut self, pid: u32, sig: rustix::process::Signal, group: bool) {
         let Some(p) = Pid::from_raw(pid as i32) else {
             return;
         };
+        use rustix::process::Signal as S;
+        if self.hold.is_none() && !matches!(sig, S::STOP | S::CONT) {
+            self.hold = Some(Instant::now() + PUBLISH_HOLD);
+        }
         let r = if group {
             kill_process_group(p, sig)
         } else {
@@ -330,6 +349,7 @@ impl Daemon<'_> {
 impl Daemon<'_> {
     /// Reaps every exited child and tells the policy about run and finish.
     fn reap(&mut self) {
+        self.hold = None;
         loop {
             match wait(WaitOptions::NOHANG) {
                 Ok(Some((pid, st))) => {
