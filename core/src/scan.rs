@@ -951,10 +951,11 @@ impl Scanner {
 
     /// Drives both supervisors of a service until nothing changes; finishes a stopped one.
     fn settle(&mut self, key: Key, now: Instant, out: &mut Vec<Action>) {
+        let (mut close_write, mut finished) = (false, false);
         // Each round changes a state towards Done or Running; a handful suffice.
         for _ in 0..8 {
             let Some(svc) = self.services.get_mut(&key) else {
-                return;
+                break;
             };
             let (gm, gl) = svc.goals();
             let mut changed = false;
@@ -994,18 +995,27 @@ impl Scanner {
                 if svc.main.run == Run::Done && svc.write_open {
                     svc.write_open = false;
                     *log_kill = Some(now.checked_add(self.timeout).unwrap_or(now));
-                    out.push(Action::ClosePipeWrite(key));
+                    close_write = true;
                     changed = true;
                 }
                 let log_done = !svc.logged || svc.log.run == Run::Done;
                 if svc.main.run == Run::Done && log_done {
-                    self.forget(key, out);
-                    return;
+                    finished = true;
+                    break;
                 }
             }
             if !changed {
-                return;
+                break;
             }
+        }
+        // Closed only after the log supervisor has been told to end (SIGHUP, in the round
+        // after the decision): one that saw its logger read end of file first would start
+        // the logger again.
+        if close_write {
+            out.push(Action::ClosePipeWrite(key));
+        }
+        if finished {
+            self.forget(key, out);
         }
     }
 
@@ -1367,11 +1377,11 @@ mod tests {
         assert_eq!(
             s.child_exited(10, Exit::Code(0), ms(t0, 150)),
             vec![
-                Action::ClosePipeWrite(K),
                 Action::Signal {
                     pid: 20,
                     sig: Sig::Hup
-                }
+                },
+                Action::ClosePipeWrite(K)
             ]
         );
         let acts = s.child_exited(20, Exit::Code(0), ms(t0, 160));
@@ -1503,7 +1513,7 @@ mod tests {
         // It exits: the logger's turn; the logger, pid 98, reads to the end of the pipe.
         assert_eq!(
             s.child_exited(99, Exit::Code(0), ms(t0, 500)),
-            vec![Action::ClosePipeWrite(K), Action::Orphan(K, Side::Log)]
+            vec![Action::Orphan(K, Side::Log), Action::ClosePipeWrite(K)]
         );
         assert!(s.orphan(K, Side::Log, Some(98), ms(t0, 500)).is_empty());
         assert_eq!(
@@ -1528,11 +1538,11 @@ mod tests {
         assert_eq!(
             s.child_exited(99, Exit::Signal(15), ms(t0, 200)),
             vec![
-                Action::ClosePipeWrite(K),
                 Action::Signal {
                     pid: 20,
                     sig: Sig::Hup
-                }
+                },
+                Action::ClosePipeWrite(K)
             ]
         );
         // Nothing found: done with that side.
@@ -1540,13 +1550,31 @@ mod tests {
         s.shutdown(t0);
         s.child_exited(10, Exit::Signal(9), ms(t0, 100));
         let acts = s.orphan(K, Side::Main, None, ms(t0, 100));
-        assert_eq!(acts[0], Action::ClosePipeWrite(K));
+        assert_eq!(
+            acts,
+            vec![
+                Action::Signal {
+                    pid: 20,
+                    sig: Sig::Hup
+                },
+                Action::ClosePipeWrite(K)
+            ]
+        );
         // Not after the scanner's own SIGKILL at the deadline.
         let mut s = logged(t0);
         s.shutdown(t0);
         s.timeout(ms(t0, 5000));
         let acts = s.child_exited(10, Exit::Signal(9), ms(t0, 5001));
-        assert_eq!(acts[0], Action::ClosePipeWrite(K));
+        assert_eq!(
+            acts,
+            vec![
+                Action::Signal {
+                    pid: 20,
+                    sig: Sig::Hup
+                },
+                Action::ClosePipeWrite(K)
+            ]
+        );
         // A removed dir is looked at too (the loop finds nothing if it is gone).
         let mut s = logged(t0);
         s.scan(&[], t0);
