@@ -1,6 +1,7 @@
 //! The supervise dir, supervisor side: lock, control and ok fifos, status files.
 //!
 //! Everything is relative to the service dir, which the supervisor makes its cwd.
+use std::cell::RefCell;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
@@ -24,6 +25,10 @@ pub struct SuperviseDir {
     _ok: OwnedFd,
     /// Prefix for messages, e.g. "web/supervise".
     name: String,
+    /// A descriptor held in reserve (on /dev/null): out of descriptors (EMFILE), it is
+    /// closed to make room for writing a status file, then taken again, so that the
+    /// status never goes stale for lack of one.
+    spare: RefCell<Option<OwnedFd>>,
 }
 
 impl SuperviseDir {
@@ -76,6 +81,7 @@ impl SuperviseDir {
             _control_w: control_w,
             _ok: ok,
             name,
+            spare: RefCell::new(open_spare()),
         })
     }
 
@@ -110,17 +116,36 @@ impl SuperviseDir {
     /// Replaces `supervise/FILE` with `data`: write FILE.new (mode 0644), then rename.
     fn replace(&self, file: &str, data: &[u8]) -> Result<(), Error> {
         let tmp = format!("supervise/{file}.new");
-        let fd = fs::open(
-            tmp.as_str(),
-            OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC | OFlags::NOFOLLOW,
-            Mode::from_raw_mode(0o644),
-        )
-        .ctx(|| format!("open {}/{file}.new", self.name))?;
-        write_all(&fd, data).ctx(|| format!("write {}/{file}.new", self.name))?;
+        let open = || {
+            fs::open(
+                tmp.as_str(),
+                OFlags::WRONLY
+                    | OFlags::CREATE
+                    | OFlags::TRUNC
+                    | OFlags::CLOEXEC
+                    | OFlags::NOFOLLOW,
+                Mode::from_raw_mode(0o644),
+            )
+        };
+        let fd = match open() {
+            Err(Errno::MFILE | Errno::NFILE) if self.spare.borrow_mut().take().is_some() => open(),
+            r => r,
+        };
+        let fd = fd.ctx(|| format!("open {}/{file}.new", self.name))?;
+        let written = write_all(&fd, data).ctx(|| format!("write {}/{file}.new", self.name));
         drop(fd);
+        if self.spare.borrow().is_none() {
+            *self.spare.borrow_mut() = open_spare();
+        }
+        written?;
         fs::rename(tmp.as_str(), format!("supervise/{file}").as_str())
             .ctx(|| format!("rename {}/{file}.new to {file}", self.name))
     }
+}
+
+/// Opens the reserve descriptor of [`SuperviseDir`], if a descriptor is to be had.
+fn open_spare() -> Option<OwnedFd> {
+    fs::open("/dev/null", OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()
 }
 
 /// Writes all of `data`, retrying on EINTR.
