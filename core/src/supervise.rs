@@ -1,6 +1,7 @@
 //! The supervise dir, supervisor side: lock, control and ok fifos, status files.
 //!
 //! Everything is relative to the service dir, which the supervisor makes its cwd.
+use std::cell::RefCell;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
@@ -24,6 +25,10 @@ pub struct SuperviseDir {
     _ok: OwnedFd,
     /// Prefix for messages, e.g. "web/supervise".
     name: String,
+    /// A descriptor held in reserve (on /dev/null): out of descriptors (EMFILE), it is
+    /// closed to make room for writing a status file, then taken again, so that the
+    /// status never goes stale for lack of one.
+    spare: RefCell<Option<OwnedFd>>,
 }
 
 impl SuperviseDir {
@@ -76,6 +81,7 @@ impl SuperviseDir {
             _control_w: control_w,
             _ok: ok,
             name,
+            spare: RefCell::new(open_spare()),
         })
     }
 
@@ -117,18 +123,14 @@ impl SuperviseDir {
     /// read the second while it is being written. Where the exchange is not supported, or
     /// FILE does not exist yet, this falls back to [`SuperviseDir::replace`].
     fn swap_in(&self, file: &str, data: &[u8]) -> Result<(), Error> {
-        let tmp = format!("supervise/{file}.new");
-        let path = format!("supervise/{file}");
-        let fd = fs::open(
-            tmp.as_str(),
-            OFlags::WRONLY | OFlags::CREATE | OFlags::CLOEXEC | OFlags::NOFOLLOW,
-            Mode::from_raw_mode(0o644),
-        )
-        .ctx(|| format!("open {}/{file}.new", self.name))?;
-        pwrite_all(&fd, data).ctx(|| format!("write {}/{file}.new", self.name))?;
-        fs::ftruncate(&fd, data.len() as u64)
-            .ctx(|| format!("truncate {}/{file}.new", self.name))?;
+        let fd = self.open_new(file, OFlags::empty())?;
+        let written = pwrite_all(&fd, data)
+            .and_then(|()| fs::ftruncate(&fd, data.len() as u64))
+            .ctx(|| format!("write {}/{file}.new", self.name));
         drop(fd);
+        self.restore_spare();
+        written?;
+        let (tmp, path) = (format!("supervise/{file}.new"), format!("supervise/{file}"));
         let cwd = fs::CWD;
         match fs::renameat_with(cwd, tmp.as_str(), cwd, path.as_str(), RenameFlags::EXCHANGE) {
             Ok(()) => Ok(()),
@@ -145,17 +147,37 @@ impl SuperviseDir {
 
     /// Replaces `supervise/FILE` with `data`: write FILE.new (mode 0644), then rename.
     fn replace(&self, file: &str, data: &[u8]) -> Result<(), Error> {
-        let tmp = format!("supervise/{file}.new");
-        let fd = fs::open(
-            tmp.as_str(),
-            OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC | OFlags::NOFOLLOW,
-            Mode::from_raw_mode(0o644),
-        )
-        .ctx(|| format!("open {}/{file}.new", self.name))?;
-        write_all(&fd, data).ctx(|| format!("write {}/{file}.new", self.name))?;
+        let fd = self.open_new(file, OFlags::TRUNC)?;
+        let written = write_all(&fd, data).ctx(|| format!("write {}/{file}.new", self.name));
         drop(fd);
-        fs::rename(tmp.as_str(), format!("supervise/{file}").as_str())
-            .ctx(|| format!("rename {}/{file}.new to {file}", self.name))
+        self.restore_spare();
+        written?;
+        fs::rename(
+            format!("supervise/{file}.new").as_str(),
+            format!("supervise/{file}").as_str(),
+        )
+        .ctx(|| format!("rename {}/{file}.new to {file}", self.name))
+    }
+
+    /// Opens `supervise/FILE.new` for writing, mode 0644 when created. Out of
+    /// descriptors, it gives up the reserve one to do so ([`SuperviseDir::restore_spare`]
+    /// takes it back).
+    fn open_new(&self, file: &str, extra: OFlags) -> Result<OwnedFd, Error> {
+        let tmp = format!("supervise/{file}.new");
+        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::CLOEXEC | OFlags::NOFOLLOW | extra;
+        let open = || fs::open(tmp.as_str(), flags, Mode::from_raw_mode(0o644));
+        let fd = match open() {
+            Err(Errno::MFILE | Errno::NFILE) if self.spare.borrow_mut().take().is_some() => open(),
+            r => r,
+        };
+        fd.ctx(|| format!("open {}/{file}.new", self.name))
+    }
+
+    /// Takes the reserve descriptor back after [`SuperviseDir::open_new`] used it.
+    fn restore_spare(&self) {
+        if self.spare.borrow().is_none() {
+            *self.spare.borrow_mut() = open_spare();
+        }
     }
 }
 
@@ -171,6 +193,11 @@ fn pwrite_all(fd: impl AsFd, data: &[u8]) -> rustix::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Opens the reserve descriptor of [`SuperviseDir`], if a descriptor is to be had.
+fn open_spare() -> Option<OwnedFd> {
+    fs::open("/dev/null", OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()
 }
 
 /// Writes all of `data`, retrying on EINTR.

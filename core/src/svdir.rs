@@ -4,6 +4,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use rustix::io::Errno;
 use rustix::process::Signal;
 
 use crate::cmd::parse_signal;
@@ -74,10 +75,33 @@ impl Settings {
     /// one-line complaint (e.g. "ignoring timeout-kill: not a number of milliseconds: x")
     /// to the returned list, so the supervisor can warn without stopping.
     pub fn read(dir: &Path) -> (Settings, Vec<String>) {
+        let (s, bad, _) = Settings::read_noting_fds(dir);
+        (s, bad)
+    }
+
+    /// As [`Settings::read`], but fails with EMFILE or ENFILE if a file could not be read
+    /// for lack of a descriptor (a spawn would fail too; the settings in force should stay).
+    pub fn read_checked(dir: &Path) -> Result<(Settings, Vec<String>), Errno> {
+        match Settings::read_noting_fds(dir) {
+            (_, _, Some(errno)) => Err(errno),
+            (s, bad, None) => Ok((s, bad)),
+        }
+    }
+
+    /// Reads the settings, noting whether descriptors ran out.
+    fn read_noting_fds(dir: &Path) -> (Settings, Vec<String>, Option<Errno>) {
         let mut s = Settings::default();
         let mut bad = Vec::new();
+        let mut out_of_fds = None;
+        let mut read_small = |name: &str, bad: &mut Vec<String>| {
+            let r = read_small(dir, name, bad);
+            if let Err(errno) = r {
+                out_of_fds = Some(errno);
+            }
+            r.ok().flatten()
+        };
         s.down = dir.join("down").symlink_metadata().is_ok();
-        if let Some(text) = read_small(dir, "notification-fd", &mut bad) {
+        if let Some(text) = read_small("notification-fd", &mut bad) {
             match text.trim().parse::<i32>() {
                 Ok(n) if (3..=MAX_NOTIFICATION_FD).contains(&n) => s.notification_fd = Some(n),
                 _ => bad.push(format!(
@@ -86,21 +110,21 @@ impl Settings {
                 )),
             }
         }
-        if let Some(text) = read_small(dir, "timeout-kill", &mut bad) {
+        if let Some(text) = read_small("timeout-kill", &mut bad) {
             match parse_ms(&text) {
                 Some(0) => s.timeout_kill = None,
                 Some(ms) => s.timeout_kill = Some(Duration::from_millis(ms)),
                 None => bad.push(ms_complaint("timeout-kill", &text)),
             }
         }
-        if let Some(text) = read_small(dir, "timeout-finish", &mut bad) {
+        if let Some(text) = read_small("timeout-finish", &mut bad) {
             match parse_ms(&text) {
                 Some(0) => s.timeout_finish = None,
                 Some(ms) => s.timeout_finish = Some(Duration::from_millis(ms)),
                 None => bad.push(ms_complaint("timeout-finish", &text)),
             }
         }
-        if let Some(text) = read_small(dir, "down-signal", &mut bad) {
+        if let Some(text) = read_small("down-signal", &mut bad) {
             match parse_signal(&text) {
                 Some(sig) => s.down_signal = sig,
                 None => bad.push(format!(
@@ -109,7 +133,7 @@ impl Settings {
                 )),
             }
         }
-        (s, bad)
+        (s, bad, out_of_fds)
     }
 }
 
@@ -118,7 +142,7 @@ impl Settings {
 /// it is unreadable or names no group (the fifos then stay the owner's alone).
 pub fn read_control_group(dir: &Path) -> Result<Option<u32>, String> {
     let mut bad = Vec::new();
-    let Some(text) = read_small(dir, "control-group", &mut bad) else {
+    let Some(text) = read_small(dir, "control-group", &mut bad).ok().flatten() else {
         return match bad.pop() {
             Some(b) => Err(b),
             None => Ok(None),
@@ -160,23 +184,26 @@ pub fn parse_ms(text: &str) -> Option<u64> {
 
 /// Reads a settings file of at most 64 bytes as text; `None` if absent. Unreadable or
 /// oversized files add a complaint.
-fn read_small(dir: &Path, name: &str, bad: &mut Vec<String>) -> Option<String> {
+fn read_small(dir: &Path, name: &str, bad: &mut Vec<String>) -> Result<Option<String>, Errno> {
     match std::fs::read(dir.join(name)) {
         Ok(b) if b.len() > 64 => {
             bad.push(format!("ignoring {name}: longer than 64 bytes"));
-            None
+            Ok(None)
         }
         Ok(b) => match String::from_utf8(b) {
-            Ok(t) => Some(t),
+            Ok(t) => Ok(Some(t)),
             Err(_) => {
                 bad.push(format!("ignoring {name}: not text"));
-                None
+                Ok(None)
             }
         },
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => {
             bad.push(format!("ignoring {name}: unable to read it: {e}"));
-            None
+            match Errno::from_io_error(&e) {
+                Some(errno @ (Errno::MFILE | Errno::NFILE)) => Err(errno),
+                _ => Ok(None),
+            }
         }
     }
 }

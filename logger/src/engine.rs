@@ -3,9 +3,10 @@
 //! when input arrived or a retry is due, and prints the notes it leaves.
 //!
 //! Buffers are allocated once: the input buffer (128 KiB, or twice LINEMAX if larger) and
-//! the output buffer (128 KiB, or LINEMAX plus a stamp if larger). Lines are copied from
+//! the output buffer (128 KiB, or LINEMAX plus 64 bytes if larger). Lines are copied from
 //! one to the other behind a cached stamp; the output buffer is written with one write(2)
-//! when full or when the input has run dry.
+//! when full or when the input has run dry. What both hold is what a SIGKILL loses
+//! (tend-log(8), "Crashes").
 use std::os::fd::{BorrowedFd, OwnedFd};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};

@@ -217,7 +217,8 @@ impl Daemon<'_> {
                                 .as_secs_f64()
                                 .ceil() as u64
                         });
-                        self.complain(format!("{what} (retrying in {left} seconds)"));
+                        let msg = format!("{what} (retrying in {left} seconds)");
+                        self.complain_as(what, msg);
                     }
                 }
                 Action::SpawnFinish(exit) => {
@@ -258,7 +259,18 @@ impl Daemon<'_> {
 
     /// Starts ./run in a new session, with a readiness pipe on notification-fd if set.
     fn spawn_run(&mut self) -> Event {
-        let (settings, bad) = Settings::read(Path::new("."));
+        let (settings, bad) = match Settings::read_checked(Path::new(".")) {
+            Ok(read) => read,
+            Err(errno) => {
+                // Out of descriptors: the spawn would fail as well. Say that, once, and
+                // keep the settings in force rather than fall back to the defaults.
+                self.pending_complaint = Some(format!(
+                    "unable to start ./run: {}",
+                    tend_core::error::describe(errno)
+                ));
+                return Event::RunFailed(RunFile::Ok);
+            }
+        };
         self.complain_settings(bad);
         let notif = settings.notification_fd;
         self.sup.settings = settings;
@@ -500,14 +512,20 @@ impl Daemon<'_> {
 
     /// Prints a warning unless the same one was printed within the last minute.
     fn complain(&mut self, msg: String) {
+        self.complain_as(msg.clone(), msg);
+    }
+
+    /// Prints `msg` unless one with the same `key` was printed within the last minute:
+    /// a start failure is the same news whatever its retry delay.
+    fn complain_as(&mut self, key: String, msg: String) {
         let t = Instant::now();
         if let Some((last, when)) = &self.complaint {
-            if *last == msg && t.duration_since(*when) < COMPLAINT_INTERVAL {
+            if *last == key && t.duration_since(*when) < COMPLAINT_INTERVAL {
                 return;
             }
         }
         warn(self.prog, &msg);
-        self.complaint = Some((msg, t));
+        self.complaint = Some((key, t));
     }
 
     /// Prints the settings complaints when they differ from the last ones printed.

@@ -1,0 +1,543 @@
+//! Faults from outside, run for real (issue 7, "Reliability"): kill -9 of tend-log, a
+//! logdir made read-only under it, running out of file descriptors (tend-supervise and
+//! tend-scan), and fork failing for lack of processes (RLIMIT_NPROC).
+//!
+//! Limits are lowered and raised with prlimit(1) on the running process, soft limit only:
+//! raising a hard limit needs CAP_SYS_RESOURCE, which a container's root may lack. A
+//! process of another uid accepts prlimit only from its own uid (without that capability),
+//! so prlimit runs under setpriv as that uid.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod common;
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{chown, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{alive, read, run, texts, wait_until, write_exec, Daemon, TempDir, LIMIT};
+
+/// What kill -9 of tend-log can lose, by construction (man/tend-log.8, "Crashes"): the
+/// input buffer and the output buffer, 128 KiB each.
+const KILL_9_BOUND: u64 = 256 << 10;
+
+/// Length of each numbered line, newline included.
+const LINE: usize = 100;
+
+/// Skips (returning false) unless `cond`; CI (TEND_REQUIRE_ROOT_TESTS) never skips.
+fn can_run(cond: bool, needs: &str) -> bool {
+    if !cond {
+        assert!(
+            std::env::var_os("TEND_REQUIRE_ROOT_TESTS").is_none(),
+            "needs {needs}"
+        );
+        eprintln!("skipped: needs {needs}");
+    }
+    cond
+}
+
+fn have_prlimit() -> bool {
+    can_run(Path::new("/usr/bin/prlimit").exists(), "prlimit")
+}
+
+fn have_root_and_setpriv() -> bool {
+    can_run(
+        Path::new("/usr/bin/setpriv").exists()
+            && Path::new("/usr/bin/prlimit").exists()
+            && rustix::process::geteuid().as_raw() == 0,
+        "root, setpriv and prlimit",
+    )
+}
+
+/// setpriv arguments that run the rest of the command as `uid` (and gid `uid`).
+fn as_user(uid: u32) -> Command {
+    let mut cmd = Command::new("setpriv");
+    cmd.args([
+        &format!("--reuid={uid}"),
+        &format!("--regid={uid}"),
+        "--clear-groups",
+    ]);
+    cmd
+}
+
+/// Sets the soft limit `what` (a prlimit option such as "nofile") of `pid`, as `uid` if
+/// given, and checks that it took.
+fn set_soft_limit(pid: i32, what: &str, value: &str, uid: Option<u32>) {
+    let mut cmd = match uid {
+        Some(u) => {
+            let mut c = as_user(u);
+            c.arg("prlimit");
+            c
+        }
+        None => Command::new("prlimit"),
+    };
+    cmd.arg(format!("--pid={pid}"))
+        .arg(format!("--{what}={value}:"));
+    let o = run(&mut cmd);
+    assert!(o.status.success(), "{cmd:?}: {:?}", texts(&o));
+}
+
+/// The soft limit named `row` ("Max open files", "Max processes") of `pid`, as a string.
+fn soft_limit(pid: i32, row: &str) -> String {
+    let limits = read(Path::new(&format!("/proc/{pid}/limits")));
+    let line = limits.lines().find(|l| l.starts_with(row)).unwrap();
+    line[row.len()..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// The lowest descriptor number `pid` has free: as a limit on open files, it leaves no
+/// room for one more (descriptors inherited from the test harness may sit above it).
+fn lowest_free_fd(pid: i32) -> usize {
+    let used: Vec<usize> = fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    (0..).find(|n| !used.contains(n)).unwrap()
+}
+
+/// User plus system CPU time of `pid`, in clock ticks.
+fn cpu_ticks(pid: i32) -> u64 {
+    let stat = read(Path::new(&format!("/proc/{pid}/stat")));
+    let rest: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    rest[11].parse::<u64>().unwrap() + rest[12].parse::<u64>().unwrap()
+}
+
+/// Line `n` of the numbered input: the number, padding, newline; LINE bytes in all.
+fn numbered(n: u64) -> Vec<u8> {
+    let mut l = format!("{n:010} ").into_bytes();
+    l.resize(LINE - 1, b'x');
+    l.push(b'\n');
+    l
+}
+
+/// The logdir's files in time order: archives by name, then `current`.
+fn logdir_files(dir: &Path) -> Vec<Vec<u8>> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('@'))
+        .collect();
+    names.sort();
+    names.push("current".into());
+    names
+        .iter()
+        .map(|n| fs::read(dir.join(n)).unwrap_or_default())
+        .collect()
+}
+
+/// Bytes held in the logdir (archives and current).
+fn logdir_size(dir: &Path) -> u64 {
+    fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| e.file_name() != "lock")
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// The numbers of the whole numbered lines in the logdir, in order; a line cut short (by
+/// a write that SIGKILL interrupted, at the end of a file) is skipped, as its number was
+/// not wholly logged.
+fn numbers(dir: &Path) -> Vec<u64> {
+    let files = logdir_files(dir);
+    let lines = files
+        .iter()
+        .flat_map(|f| f.split_inclusive(|&b| b == b'\n'));
+    lines
+        .filter(|l| l.len() == LINE && l.ends_with(b"\n"))
+        .filter_map(|l| std::str::from_utf8(&l[..10]).ok()?.parse().ok())
+        .collect()
+}
+
+/// A small xorshift generator, so a failure can be replayed from its seed.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+/// Writes numbered lines to `wr` until `stop`, then closes it; returns how many it wrote.
+fn writer(wr: fs::File, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u64> {
+    std::thread::spawn(move || {
+        let mut wr = std::io::BufWriter::with_capacity(8 * LINE, wr);
+        let mut n = 0;
+        while !stop.load(Ordering::Relaxed) {
+            wr.write_all(&numbered(n)).unwrap();
+            n += 1;
+        }
+        wr.flush().unwrap();
+        n
+    })
+}
+
+#[test]
+fn kill_9_of_tend_log_loses_at_most_its_buffers_once_per_kill() {
+    let t = TempDir::new("faults-kill9");
+    let dir = t.join("log");
+    let (rd, wr) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let feeder = writer(fs::File::from(wr), stop.clone());
+    let seed = std::process::id() as u64 * 0x9e37_79b9 + 1;
+    let mut rng = Rng(seed);
+    let start = |i: usize| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tend-log"));
+        cmd.args(["-t", "none", "-s", "300k", "-n", "0"])
+            .arg(&dir)
+            .stdin(Stdio::from(rd.try_clone().unwrap()))
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(t.join(&format!("stderr.{i}"))).unwrap());
+        Daemon::spawn(&mut cmd)
+    };
+    const KILLS: usize = 6;
+    let mut last = None;
+    for i in 0..=KILLS {
+        let before = logdir_size(&dir);
+        let mut log = start(i);
+        // Progress first (at least one whole line of this instance's own), so that the
+        // losses of two kills cannot merge into one gap; then more, by a random amount.
+        let more = 2 * LINE as u64 + rng.below(2 << 20);
+        wait_until(LIMIT, "tend-log to write", || {
+            logdir_size(&dir) >= before + more
+        });
+        if i == KILLS {
+            last = Some(log); // the last one is left to drain the pipe
+            break;
+        }
+        log.signal(9);
+        log.wait_exit(LIMIT);
+    }
+    stop.store(true, Ordering::Relaxed);
+    let written = feeder.join().unwrap();
+    drop(rd);
+    let st = last.unwrap().wait_exit(LIMIT);
+    assert!(st.success(), "the last tend-log exited {st:?}");
+    let got = numbers(&dir);
+    let context = || format!("seed {seed}, {written} lines written\n{}", t.listing());
+    // In order, none doubled; what is missing forms at most one gap per kill.
+    let mut gaps = Vec::new();
+    let mut expect = 0;
+    for &n in &got {
+        assert!(
+            n >= expect,
+            "{n} after {} (doubled or reordered); {}",
+            expect - 1,
+            context()
+        );
+        if n > expect {
+            gaps.push((expect, n - expect));
+        }
+        expect = n + 1;
+    }
+    assert_eq!(expect, written, "{}", context());
+    assert!(
+        gaps.len() <= KILLS,
+        "{} gaps for {KILLS} kills: {gaps:?}; {}",
+        gaps.len(),
+        context()
+    );
+    for &(from, lines) in &gaps {
+        // A line cut by the kill counts as lost although part of it was written.
+        let bytes = (lines - 1) * LINE as u64;
+        assert!(
+            bytes < KILL_9_BOUND,
+            "lost {lines} lines from {from}, over the documented {KILL_9_BOUND} bytes; {}",
+            context()
+        );
+    }
+    // A next instance that found current unfinished says so; not every one does, as
+    // current is empty between a rotation and the first write after it.
+    let warned = (1..=KILLS)
+        .filter(|i| read(&t.join(&format!("stderr.{i}"))).contains("was not finished (crash?)"))
+        .count();
+    eprintln!("seed {seed}: {written} lines, {KILLS} kills, gaps {gaps:?}, {warned} warnings");
+}
+
+#[test]
+fn a_logdir_made_read_only_pauses_rotation_and_loses_nothing() {
+    if !have_root_and_setpriv() {
+        return;
+    }
+    const UID: u32 = 64_732; // used by no other test: permissions must bite
+    let t = TempDir::new("faults-rolog");
+    let dir = t.join("log");
+    fs::create_dir(&dir).unwrap();
+    chown(&dir, Some(UID), Some(UID)).unwrap();
+    let (rd, wr) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
+    let mut wr = fs::File::from(wr);
+    let mut cmd = as_user(UID);
+    cmd.arg(env!("CARGO_BIN_EXE_tend-log"))
+        .args(["-t", "none", "-s", "2k", "-n", "0"])
+        .arg(&dir)
+        .stdin(Stdio::from(rd))
+        .stdout(Stdio::null())
+        .stderr(fs::File::create(t.join("stderr")).unwrap());
+    let mut log = Daemon::spawn(&mut cmd);
+    let err = || read(&t.join("stderr"));
+    let lines = |from: u64, to: u64| (from..to).flat_map(numbered).collect::<Vec<u8>>();
+    wr.write_all(&lines(0, 10)).unwrap();
+    wait_until(LIMIT, "the first lines", || numbers(&dir).len() == 10);
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o555)).unwrap();
+    // 1000 more bytes than fit: a rotation is due, and cannot rename current.
+    wr.write_all(&lines(10, 40)).unwrap();
+    wait_until(LIMIT, "a warning about the rename", || {
+        err().contains("unable to rename") && err().contains("pausing input")
+    });
+    // Paused: input stays in the pipe, current does not change, and the retries (every
+    // second) cost next to no CPU.
+    let (size, ticks) = (logdir_size(&dir), cpu_ticks(log.pid()));
+    let end = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < end {
+        assert_eq!(logdir_size(&dir), size, "{}", t.listing());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let spent = cpu_ticks(log.pid()) - ticks;
+    assert!(
+        spent < 50,
+        "{spent} ticks of CPU in 3 s of pause: spinning?"
+    );
+    assert_eq!(err().lines().count(), 1, "{}", err());
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+    wr.write_all(&lines(40, 100)).unwrap();
+    drop(wr);
+    let st = log.wait_exit(LIMIT);
+    assert!(st.success(), "tend-log exited {st:?}: {}", err());
+    assert_eq!(
+        numbers(&dir),
+        (0..100).collect::<Vec<u64>>(),
+        "{}",
+        t.listing()
+    );
+    assert!(err().contains("tend-log: info: writing"), "{}", err());
+    let archives = fs::read_dir(&dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with('@')
+        })
+        .count();
+    assert!(archives >= 4, "{}", t.listing());
+}
+
+/// A service dir `sv` in `t` whose run script appends a line to `t`/starts and sleeps.
+fn sleeper(t: &TempDir) -> PathBuf {
+    let sv = t.join("sv");
+    write_exec(
+        &sv.join("run"),
+        "#!/bin/sh\necho started >> ../starts\nexec sleep 1000\n",
+    );
+    sv
+}
+
+/// The value of `key` in `sv`/supervise/info.
+fn info_value(sv: &Path, key: &str) -> String {
+    let info = read(&sv.join("supervise/info"));
+    let line = info.lines().find(|l| l.starts_with(&format!("{key} ")));
+    line.map(|l| l[key.len() + 1..].to_string())
+        .unwrap_or_default()
+}
+
+/// svstat's line for `sv`.
+fn svstat(sv: &Path) -> String {
+    texts(&run(Command::new(env!("CARGO_BIN_EXE_svstat")).arg(sv))).0
+}
+
+/// The pid of the run process once svstat says `sv` is up with a pid other than `not`.
+fn wait_up(sv: &Path, not: i32) -> i32 {
+    let mut pid = 0;
+    wait_until(LIMIT, "the service to be up", || {
+        pid = read(&sv.join("supervise/pid")).trim().parse().unwrap_or(0);
+        pid != 0 && pid != not && svstat(sv).contains(&format!("up (pid {pid})"))
+    });
+    pid
+}
+
+#[test]
+fn out_of_file_descriptors_the_supervisor_keeps_going_and_recovers() {
+    if !have_prlimit() {
+        return;
+    }
+    let t = TempDir::new("faults-emfile-sup");
+    let sv = sleeper(&t);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tend-supervise"));
+    cmd.arg(".")
+        .current_dir(&sv)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(fs::File::create(t.join("stderr")).unwrap());
+    let sup = Daemon::spawn(&mut cmd);
+    let err = || read(&t.join("stderr"));
+    let pid = wait_up(&sv, 0);
+    // Not one descriptor more: the restart after the kill cannot spawn.
+    let limit = soft_limit(sup.pid(), "Max open files");
+    let full = lowest_free_fd(sup.pid()).to_string();
+    set_soft_limit(sup.pid(), "nofile", &full, None);
+    common::unsafe_kill(pid, 9);
+    wait_until(LIMIT, "a warning about the failed start", || {
+        err().contains("unable to start ./run: Too many open files (retrying in ")
+    });
+    // It says so in one line (settings it could not read are no news), the status shows
+    // the service down and backing off, and it keeps serving.
+    wait_until(LIMIT, "svstat to show the service down", || {
+        svstat(&sv).contains(": down ")
+    });
+    let backoff = info_value(&sv, "backoff");
+    assert!(
+        backoff.starts_with(|c: char| c.is_ascii_digit()),
+        "{backoff}"
+    );
+    for line in err().lines() {
+        assert!(
+            line.starts_with("tend-supervise .: warning: unable to start ./run: Too many open files (retrying in "),
+            "{}",
+            err()
+        );
+    }
+    assert_eq!(err().lines().count(), 1, "{}", err());
+    assert!(alive(sup.pid()));
+    set_soft_limit(sup.pid(), "nofile", &limit, None);
+    wait_up(&sv, pid);
+    assert_eq!(read(&t.join("starts")).lines().count(), 2);
+}
+
+#[test]
+fn fork_failing_for_lack_of_processes_is_shown_retried_and_recovered() {
+    if !have_root_and_setpriv() {
+        return;
+    }
+    const UID: u32 = 64_731; // used by no other test: RLIMIT_NPROC counts the uid's processes
+    let t = TempDir::new("faults-nproc");
+    let sv = sleeper(&t);
+    chown(&sv, Some(UID), Some(UID)).unwrap();
+    fs::write(t.join("starts"), "").unwrap();
+    chown(t.join("starts"), Some(UID), Some(UID)).unwrap();
+    let mut cmd = as_user(UID);
+    cmd.arg(env!("CARGO_BIN_EXE_tend-supervise"))
+        .arg(".")
+        .current_dir(&sv)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(fs::File::create(t.join("stderr")).unwrap());
+    let sup = Daemon::spawn(&mut cmd);
+    let err = || read(&t.join("stderr"));
+    let pid = wait_up(&sv, 0);
+    // One process for the uid: the supervisor itself. The restart's fork gets EAGAIN.
+    let limit = soft_limit(sup.pid(), "Max processes");
+    set_soft_limit(sup.pid(), "nproc", "1", Some(UID));
+    common::unsafe_kill(pid, 9);
+    let warning = "tend-supervise .: warning: unable to start ./run: Resource temporarily unavailable (retrying in ";
+    wait_until(LIMIT, "a warning about the failed start", || {
+        err().contains(warning)
+    });
+    // Two more failed attempts, each scheduling the next (a new backoff in info), and no
+    // second message: the news is the same whatever the retry delay.
+    let backoff = || info_value(&sv, "backoff");
+    for _ in 0..2 {
+        let before = backoff();
+        wait_until(LIMIT, "another attempt", || backoff() != before);
+    }
+    assert_eq!(err().lines().count(), 1, "{}", err());
+    // Shown: down, wanted up, and the next attempt scheduled; run itself is fine.
+    let shown = svstat(&sv);
+    assert!(
+        shown.contains(": down ") && shown.contains("want up"),
+        "{shown}"
+    );
+    assert!(
+        backoff().starts_with(|c: char| c.is_ascii_digit()),
+        "{}",
+        backoff()
+    );
+    assert_eq!(info_value(&sv, "starts"), "1");
+    assert_eq!(info_value(&sv, "run"), "ok");
+    assert!(alive(sup.pid()));
+    set_soft_limit(sup.pid(), "nproc", &limit, Some(UID));
+    wait_up(&sv, pid);
+    assert_eq!(read(&t.join("starts")).lines().count(), 2);
+}
+
+#[test]
+fn out_of_file_descriptors_the_scanner_reports_and_starts_the_rest_later() {
+    if !have_prlimit() {
+        return;
+    }
+    let t = TempDir::new("faults-emfile-scan");
+    let scan_dir = t.join("sv");
+    fs::create_dir(&scan_dir).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tend-scan"));
+    cmd.arg(&scan_dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(fs::File::create(t.join("stderr")).unwrap());
+    let mut scan = Daemon::spawn(&mut cmd);
+    let err = || read(&t.join("stderr"));
+    wait_until(LIMIT, "tend-scan to set up", || {
+        lowest_free_fd(scan.pid()) >= 6
+    });
+    // Room for a few pipes (two descriptors per logged service) and the spawns, not 8.
+    let limit = soft_limit(scan.pid(), "Max open files");
+    set_soft_limit(
+        scan.pid(),
+        "nofile",
+        &(lowest_free_fd(scan.pid()) + 10).to_string(),
+        None,
+    );
+    const N: usize = 8;
+    for i in 0..N {
+        let tmp = t.join(&format!("tmp{i}"));
+        write_exec(
+            &tmp.join("run"),
+            &format!("#!/bin/sh\necho hello s{i}\nexec sleep 1000\n"),
+        );
+        write_exec(&tmp.join("log/run"), "#!/bin/sh\nexec cat > ./out\n");
+        fs::rename(&tmp, scan_dir.join(format!("s{i}"))).unwrap();
+    }
+    let paired =
+        |i: usize| read(&scan_dir.join(format!("s{i}/log/out"))) == format!("hello s{i}\n");
+    wait_until(LIMIT, "a warning about a supervisor not started", || {
+        err().contains("Too many open files (retrying every 5 seconds)")
+    });
+    assert!(!scan.exited(), "{}", err());
+    assert!(
+        (0..N).any(|i| !paired(i)),
+        "all {N} started within the limit: make it lower\n{}",
+        err()
+    );
+    for line in err().lines() {
+        assert!(
+            line.starts_with("tend-scan: warning: unable to start supervisor for s")
+                && line.ends_with(": Too many open files (retrying every 5 seconds)"),
+            "{}",
+            err()
+        );
+    }
+    set_soft_limit(scan.pid(), "nofile", &limit, None);
+    scan.signal(14); // SIGALRM: rescan now, as an admin would
+    wait_until(LIMIT, "every service paired with its logger", || {
+        (0..N).all(paired)
+    });
+    scan.signal(15);
+    let st = scan.wait_exit(LIMIT);
+    assert!(st.success(), "tend-scan exited {st:?}: {}", err());
+}
