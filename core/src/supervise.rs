@@ -123,13 +123,7 @@ impl SuperviseDir {
     /// read the second while it is being written. Where the exchange is not supported, or
     /// FILE does not exist yet, this falls back to [`SuperviseDir::replace`].
     fn swap_in(&self, file: &str, data: &[u8]) -> Result<(), Error> {
-        let fd = self.open_new(file, OFlags::empty())?;
-        let written = pwrite_all(&fd, data)
-            .and_then(|()| fs::ftruncate(&fd, data.len() as u64))
-            .ctx(|| format!("write {}/{file}.new", self.name));
-        drop(fd);
-        self.restore_spare();
-        written?;
+        self.write_new(file, data)?;
         let (tmp, path) = (format!("supervise/{file}.new"), format!("supervise/{file}"));
         let cwd = fs::CWD;
         match fs::renameat_with(cwd, tmp.as_str(), cwd, path.as_str(), RenameFlags::EXCHANGE) {
@@ -145,26 +139,39 @@ impl SuperviseDir {
         }
     }
 
-    /// Replaces `supervise/FILE` with `data`: write FILE.new (mode 0644), then rename.
+    /// Replaces `supervise/FILE` with `data`: write FILE.new (mode 0644), then rename it
+    /// over FILE, so that every reader sees one whole file or the other. The next FILE.new
+    /// is created right away, empty: creating it costs a journal update that would
+    /// otherwise delay the next state change (on the benchmark machine's ext4 this cut the
+    /// write of status from about 560 to 150 microseconds).
     fn replace(&self, file: &str, data: &[u8]) -> Result<(), Error> {
-        let fd = self.open_new(file, OFlags::TRUNC)?;
-        let written = write_all(&fd, data).ctx(|| format!("write {}/{file}.new", self.name));
+        self.write_new(file, data)?;
+        let tmp = format!("supervise/{file}.new");
+        fs::rename(tmp.as_str(), format!("supervise/{file}").as_str())
+            .ctx(|| format!("rename {}/{file}.new to {file}", self.name))?;
+        let _ = self.open_new(file);
+        self.restore_spare();
+        Ok(())
+    }
+
+    /// Writes `data` into `supervise/FILE.new` from its start, and cuts it there. (No
+    /// O_TRUNC: on ext4, truncating a file to 0 bytes makes its close start a writeback.)
+    fn write_new(&self, file: &str, data: &[u8]) -> Result<(), Error> {
+        let fd = self.open_new(file)?;
+        let written = pwrite_all(&fd, data)
+            .and_then(|()| fs::ftruncate(&fd, data.len() as u64))
+            .ctx(|| format!("write {}/{file}.new", self.name));
         drop(fd);
         self.restore_spare();
-        written?;
-        fs::rename(
-            format!("supervise/{file}.new").as_str(),
-            format!("supervise/{file}").as_str(),
-        )
-        .ctx(|| format!("rename {}/{file}.new to {file}", self.name))
+        written
     }
 
     /// Opens `supervise/FILE.new` for writing, mode 0644 when created. Out of
     /// descriptors, it gives up the reserve one to do so ([`SuperviseDir::restore_spare`]
     /// takes it back).
-    fn open_new(&self, file: &str, extra: OFlags) -> Result<OwnedFd, Error> {
+    fn open_new(&self, file: &str) -> Result<OwnedFd, Error> {
         let tmp = format!("supervise/{file}.new");
-        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::CLOEXEC | OFlags::NOFOLLOW | extra;
+        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::CLOEXEC | OFlags::NOFOLLOW;
         let open = || fs::open(tmp.as_str(), flags, Mode::from_raw_mode(0o644));
         let fd = match open() {
             Err(Errno::MFILE | Errno::NFILE) if self.spare.borrow_mut().take().is_some() => open(),
