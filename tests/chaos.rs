@@ -116,15 +116,18 @@ fn chaos_loses_and_doubles_nothing() {
                 }
             }
             2 => {
-                // svc fails while the log supervisor is being replaced; that is fine.
-                let ok = Command::new(env!("CARGO_BIN_EXE_svc"))
-                    .args(["-t"])
-                    .arg(sv.join("log"))
-                    .stderr(Stdio::null())
-                    .status()
-                    .unwrap()
-                    .success();
-                counts[2] += u32::from(ok);
+                // After kills, the scanner restarts the log supervisor with a growing delay
+                // (up to 10 s): wait for it, so that this fault happens in every run.
+                let log = sv.join("log");
+                wait_until(LIMIT, "the log supervisor to be back", || {
+                    Command::new(env!("CARGO_BIN_EXE_svok"))
+                        .arg(&log)
+                        .status()
+                        .unwrap()
+                        .success()
+                });
+                svc(&["-t"], &log);
+                counts[2] += 1;
             }
             _ => {
                 if let Some(pid) = daemon_pid(&sv) {
