@@ -453,7 +453,7 @@ fn a_removed_dir_stops_its_daemon_and_drains_its_logger() {
     );
     // Moved out of the scan dir: removed.
     fs::rename(w.sv("web"), w.td.join("web-gone")).unwrap();
-    wait_until(Duration::from_secs(5), "web and its logger to stop", || {
+    wait_until(LIMIT, "web and its logger to stop", || {
         !alive(web) && !alive(logger) && w.err().contains("stopped web: directory removed")
     });
     assert_eq!(read(&w.out("web.log")), "hello\nlast words\n");
@@ -462,12 +462,12 @@ fn a_removed_dir_stops_its_daemon_and_drains_its_logger() {
     );
     // Deleted outright.
     fs::remove_dir_all(w.sv("app")).unwrap();
-    wait_until(Duration::from_secs(5), "app to stop", || {
+    wait_until(LIMIT, "app to stop", || {
         !alive(app) && w.err().contains("stopped app: directory removed")
     });
     // Renamed to a dot-name.
     fs::rename(w.sv("db"), w.sv(".db")).unwrap();
-    wait_until(Duration::from_secs(5), "db to stop", || {
+    wait_until(LIMIT, "db to stop", || {
         !alive(db)
             && w.err()
                 .contains("stopped .db: directory renamed to a dot-name")
@@ -593,7 +593,7 @@ fn as_pid_1_it_reaps_orphans_and_shuts_down_on_sigterm() {
             .count()
             == 5
     });
-    wait_until(Duration::from_secs(5), "every orphan reaped", || {
+    wait_until(LIMIT, "every orphan reaped", || {
         descendants(scan_pid).into_iter().all(|p| {
             !is_zombie(p) && !read(Path::new(&format!("/proc/{p}/cmdline"))).contains("orphan")
         })

@@ -462,6 +462,63 @@ mod tests {
         s
     }
 
+    /// A crash loop, a stop with a kill timeout and a restart, fed to two supervisors: one
+    /// whose wall clock runs with the monotonic clock, one whose wall clock is stepped back
+    /// a day and forward a year between events. They decide the same things at the same
+    /// monotonic times: deadlines, backoff and kill timeouts never read the wall clock.
+    #[test]
+    fn stepping_the_wall_clock_changes_no_decision() {
+        let settings = Settings {
+            timeout_kill: Some(Duration::from_millis(300)),
+            ..Settings::default()
+        };
+        let t0 = Instant::now();
+        let steady = |ms: u64| at(t0, ms);
+        let stepped = |ms: u64, i: usize| {
+            let mut n = at(t0, ms);
+            n.wall.secs = match i % 3 {
+                0 => n.wall.secs - 86_400,
+                1 => n.wall.secs + 365 * 86_400,
+                _ => n.wall.secs,
+            };
+            n
+        };
+        let mut a = Supervisor::new(settings.clone(), steady(0), 7);
+        let mut b = Supervisor::new(settings, stepped(0, 0), 7);
+        let mut pid = 100;
+        let mut ms = 0;
+        for i in 0..40 {
+            // Start when due; die at once (a crash loop) for a while, then run and be stopped.
+            let ev = match (a.state, i) {
+                (State::Down, _) => Event::Tick,
+                (State::Run, 0..=25) => Event::RunExited(Some(Exit::Code(1))),
+                (State::Run, 26) => Event::Cmd(Cmd::Down),
+                (State::Run, _) => Event::Tick,
+                (State::Finish, _) => Event::FinishExited,
+            };
+            let (x, y) = (
+                acts(a.step(ev, steady(ms))),
+                acts(b.step(ev, stepped(ms, i))),
+            );
+            assert_eq!(x, y, "step {i}: {ev:?}");
+            assert_eq!((a.state, a.deadline()), (b.state, b.deadline()), "step {i}");
+            if x.contains(&Action::SpawnRun) {
+                pid += 1;
+                let (x, y) = (
+                    acts(a.step(Event::RunStarted(pid), steady(ms))),
+                    acts(b.step(Event::RunStarted(pid), stepped(ms, i))),
+                );
+                assert_eq!(x, y, "step {i}: started");
+            }
+            // Next event at the next deadline, or 50 ms on.
+            ms = a
+                .deadline()
+                .map_or(ms + 50, |d| d.duration_since(t0).as_millis() as u64);
+        }
+        assert!(a.info.starts > 3, "the loop ran: {} starts", a.info.starts);
+        assert_eq!(a.info.starts, b.info.starts);
+    }
+
     #[test]
     fn starts_runs_and_restarts_after_a_second() {
         let s = table(
