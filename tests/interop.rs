@@ -296,8 +296,10 @@ fn daemontools_tools_drive_tend_supervise() {
         s.wait_event(event, 1);
     }
     dsvc("p");
-    wait_until(LIMIT, "the paused flag", || s.status().paused);
-    assert_eq!(proc_state(pid1), 'T');
+    // The flag is written once SIGSTOP is sent; the process stops when the kernel gets to it.
+    wait_until(LIMIT, "the paused flag and a stopped process", || {
+        s.status().paused && proc_state(pid1) == 'T'
+    });
     assert_eq!(
         daemontools_line(&s),
         format!("up (pid {pid1}) N seconds, paused")
