@@ -10,19 +10,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{alive, read, supervisors, wait_until, write_exec, Daemon, TempDir, LIMIT};
-
-/// A small xorshift, seeded from the clock; the seed is printed on failure.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
+use common::{alive, read, supervisors, wait_until, write_exec, Daemon, Rng, TempDir, LIMIT};
 
 fn daemon_pid(sv: &Path) -> Option<i32> {
     read(&sv.join("supervise/pid")).trim().parse().ok()

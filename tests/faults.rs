@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{alive, read, run, texts, wait_until, write_exec, Daemon, TempDir, LIMIT};
+use common::{alive, read, run, texts, wait_until, write_exec, Daemon, Rng, TempDir, LIMIT};
 
 /// What kill -9 of tend-log can lose, by construction (man/tend-log.8, "Crashes"): the
 /// input buffer and the output buffer, 128 KiB each.
@@ -161,18 +161,6 @@ fn numbers(dir: &Path) -> Vec<u64> {
         .filter(|l| l.len() == LINE && l.ends_with(b"\n"))
         .filter_map(|l| std::str::from_utf8(&l[..10]).ok()?.parse().ok())
         .collect()
-}
-
-/// A small xorshift generator, so a failure can be replayed from its seed.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
 }
 
 /// Writes numbered lines to `wr` until `stop`, then closes it; returns how many it wrote.

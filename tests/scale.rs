@@ -515,6 +515,21 @@ fn counter(w: &World, svc: &str) {
     );
 }
 
+/// A World whose service `web` is a [`counter`] logged by `cat` into out/log, under a
+/// running tend-scan (returned as its index in `daemons` and its pid), with output flowing.
+fn logged_counter(name: &str) -> (World, usize, i32) {
+    let mut w = World::new(name);
+    counter(&w, "web");
+    write_exec(
+        &w.sv("web/log/run"),
+        &format!("#!/bin/sh\nexec cat >>'{}'\n", w.out("log").display()),
+    );
+    let scan = w.start(SCAN, "scan", &[]);
+    let scan_pid = w.daemons[scan].pid();
+    wait_until(LIMIT, "lines in the log", || w.lines("log").len() >= 10);
+    (w, scan, scan_pid)
+}
+
 /// Checks that `text` is runs of 1, 2, 3..., one per start: `runs` of them, nothing lost
 /// or doubled, the last ending at `last`.
 fn assert_runs(text: &str, runs: usize, last: u64) {
@@ -539,15 +554,7 @@ fn assert_runs(text: &str, runs: usize, last: u64) {
 #[test]
 fn a_renamed_logged_service_keeps_one_daemon_and_a_dot_name_stops_it() {
     let _g = small();
-    let mut w = World::new("scale-rename");
-    counter(&w, "web");
-    write_exec(
-        &w.sv("web/log/run"),
-        &format!("#!/bin/sh\nexec cat >>'{}'\n", w.out("log").display()),
-    );
-    let scan = w.start(SCAN, "scan", &[]);
-    let scan_pid = w.daemons[scan].pid();
-    wait_until(LIMIT, "lines in the log", || w.lines("log").len() >= 10);
+    let (mut w, scan, scan_pid) = logged_counter("scale-rename");
     let (d1, logger) = (up(&w.sv("web")), up(&w.sv("web/log")));
     let sups = (
         supervisors(scan_pid, "web"),
@@ -611,15 +618,7 @@ fn a_renamed_logged_service_keeps_one_daemon_and_a_dot_name_stops_it() {
 #[test]
 fn a_log_dir_removed_while_running_is_not_noticed_and_shutdown_still_drains() {
     let _g = small();
-    let mut w = World::new("scale-log-removed");
-    counter(&w, "web");
-    write_exec(
-        &w.sv("web/log/run"),
-        &format!("#!/bin/sh\nexec cat >>'{}'\n", w.out("log").display()),
-    );
-    let scan = w.start(SCAN, "scan", &[]);
-    let scan_pid = w.daemons[scan].pid();
-    wait_until(LIMIT, "lines in the log", || w.lines("log").len() >= 10);
+    let (mut w, scan, scan_pid) = logged_counter("scale-log-removed");
     let (daemon, logger) = (up(&w.sv("web")), up(&w.sv("web/log")));
     let log_sup = supervisors(scan_pid, "web/log");
     assert_eq!(log_sup.len(), 1);

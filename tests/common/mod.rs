@@ -229,3 +229,17 @@ pub fn ppid(pid: i32) -> Option<i32> {
         .parse()
         .ok()
 }
+
+/// A small xorshift generator for tests that act at random moments: seed it from the
+/// clock and print the seed, so that a failure can be replayed.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// A number below `n` (> 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
