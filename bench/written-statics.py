@@ -32,6 +32,14 @@ import time
 
 DAEMONS = ("tend-supervise", "tend-log", "tend-scan")
 
+# glibc variables written with the value they had (lock and unlock, flags set again), which
+# a comparison of bytes cannot see: found by the dirty pages they left (/proc/PID/pagemap)
+# and placed after the written .data. Measured: an idle tend-log 56.2 -> 52.5 KiB. (Their
+# .bss counterparts, the fork handlers, cost the supervisor a page where they were put.)
+SAME_VALUE_DATA = ("_IO_list_all", "_IO_2_1_stderr_", "_IO_2_1_stdout_", "_IO_2_1_stdin_",
+                   "stderr", "stdout", "stdin", "__libc_single_threaded", "__nptl_nthreads",
+                   "__exit_funcs")
+
 
 def sections(binary):
     """{section index: (name, is_nobits, addr, file offset, size)} of the writable ones."""
@@ -180,6 +188,8 @@ def main():
            "# daemons (bins/build.rs): the static variables they write, first in .data and .bss."]
     for sec in (".data", ".bss"):
         out += [n for n, _ in sorted(order.get(sec, {}).items(), key=lambda kv: kv[1]) if n in hit]
+        if sec == ".data":
+            out += [n for n in SAME_VALUE_DATA if n not in hit]
     print("\n".join(out))
 
 
