@@ -1,82 +1,72 @@
 //! The signals tend-log acts on (TERM, HUP, ALRM, and CHLD from a processor): flags set by the handlers, and a
 //! self-pipe that wakes the poll loop.
-use std::io::Read;
+use std::cell::Cell;
 use std::os::fd::{AsFd, BorrowedFd};
-use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 use signal_hook::consts::{SIGALRM, SIGCHLD, SIGHUP, SIGTERM};
-use tend_core::{Ctx, Error};
+use tend_core::Error;
 
-/// Installed handlers for SIGTERM, SIGHUP, SIGALRM and SIGCHLD.
+/// Installed handlers for SIGTERM, SIGHUP, SIGALRM and SIGCHLD ([`tend_core::signals`]),
+/// with what has arrived and not yet been acted on.
 #[derive(Debug)]
 pub struct Signals {
-    term: Arc<AtomicBool>,
-    hup: Arc<AtomicBool>,
-    alrm: Arc<AtomicBool>,
-    chld: Arc<AtomicBool>,
-    wake: UnixStream,
+    inner: tend_core::signals::Signals,
+    term: Cell<bool>,
+    hup: Cell<bool>,
+    alrm: Cell<bool>,
+    chld: Cell<bool>,
 }
 
 impl Signals {
     /// Installs the handlers. Each sets its flag, then writes a byte to the self-pipe.
     pub fn install() -> Result<Signals, Error> {
-        let (rd, wr) = UnixStream::pair().ctx(|| "create self-pipe".into())?;
-        rd.set_nonblocking(true)
-            .ctx(|| "set self-pipe non-blocking".into())?;
-        wr.set_nonblocking(true)
-            .ctx(|| "set self-pipe non-blocking".into())?;
-        let s = Signals {
-            term: Arc::new(AtomicBool::new(false)),
-            hup: Arc::new(AtomicBool::new(false)),
-            alrm: Arc::new(AtomicBool::new(false)),
-            chld: Arc::new(AtomicBool::new(false)),
-            wake: rd,
-        };
-        let all = [
-            (SIGTERM, &s.term),
-            (SIGHUP, &s.hup),
-            (SIGALRM, &s.alrm),
-            (SIGCHLD, &s.chld),
-        ];
-        for (sig, flag) in all {
-            signal_hook::flag::register(sig, Arc::clone(flag))
-                .ctx(|| format!("trap signal {sig}"))?;
-            let w = wr.try_clone().ctx(|| "duplicate self-pipe".into())?;
-            signal_hook::low_level::pipe::register(sig, w).ctx(|| format!("trap signal {sig}"))?;
-        }
-        Ok(s)
+        Ok(Signals {
+            inner: tend_core::signals::Signals::install(&[SIGTERM, SIGHUP, SIGALRM, SIGCHLD])?,
+            term: Cell::new(false),
+            hup: Cell::new(false),
+            alrm: Cell::new(false),
+            chld: Cell::new(false),
+        })
     }
 
     /// The read end of the self-pipe, for poll.
     pub fn fd(&self) -> BorrowedFd<'_> {
-        self.wake.as_fd()
+        self.inner.fd().as_fd()
     }
 
-    /// Empties the self-pipe.
+    /// Empties the self-pipe, noting the signals that came.
     pub fn drain(&self) {
-        let mut buf = [0u8; 64];
-        while matches!((&self.wake).read(&mut buf), Ok(n) if n > 0) {}
+        for sig in self.inner.take() {
+            match sig {
+                SIGTERM => self.term.set(true),
+                SIGHUP => self.hup.set(true),
+                SIGALRM => self.alrm.set(true),
+                _ => self.chld.set(true),
+            }
+        }
     }
 
     /// Whether SIGTERM arrived (ever).
     pub fn term(&self) -> bool {
-        self.term.load(Ordering::SeqCst)
+        self.drain();
+        self.term.get()
     }
 
     /// Whether SIGHUP arrived since the last call.
     pub fn take_hup(&self) -> bool {
-        self.hup.swap(false, Ordering::SeqCst)
+        self.drain();
+        self.hup.replace(false)
     }
 
     /// Whether SIGCHLD (a processor ended) arrived since the last call.
     pub fn take_chld(&self) -> bool {
-        self.chld.swap(false, Ordering::SeqCst)
+        self.drain();
+        self.chld.replace(false)
     }
 
     /// Whether SIGALRM arrived since the last call.
     pub fn take_alrm(&self) -> bool {
-        self.alrm.swap(false, Ordering::SeqCst)
+        self.drain();
+        self.alrm.replace(false)
     }
 }
