@@ -1,7 +1,23 @@
 //! Deadlines for poll: the daemons' timers are `Instant`s, never sleeps.
 use std::time::Instant;
 
-use rustix::event::Timespec;
+use rustix::event::{poll, PollFd, Timespec};
+use rustix::io::Errno;
+
+use crate::Error;
+
+/// Waits in poll(2) on `fds` until one is ready or `deadline` passes (no deadline: until
+/// one is ready). A signal that interrupts it is a wakeup like the others: the caller looks
+/// at the revents and at its signal pipe.
+pub fn poll_until(fds: &mut [PollFd<'_>], deadline: Option<Instant>) -> Result<(), Error> {
+    match poll(fds, deadline.map(timespec_until).as_ref()) {
+        Ok(_) | Err(Errno::INTR) => Ok(()),
+        Err(errno) => Err(Error::Sys {
+            op: "poll".into(),
+            errno,
+        }),
+    }
+}
 
 /// The time left until `t`, for poll, rounded up to a whole millisecond so that poll does
 /// not wake a hair early and spin; zero if it has passed.

@@ -3,8 +3,9 @@
 use std::os::fd::BorrowedFd;
 use std::time::{Duration, Instant};
 
-use rustix::event::{poll, PollFd, PollFlags, Timespec};
+use rustix::event::{PollFd, PollFlags};
 use rustix::io::Errno;
+use tend_core::timer::poll_until;
 use tend_core::Error;
 
 use crate::clock::Clock;
@@ -97,27 +98,12 @@ fn wait(
     read: bool,
     deadline: Option<Instant>,
 ) -> Result<bool, Error> {
-    let timeout = deadline.map(|t| {
-        let d = t.saturating_duration_since(Instant::now());
-        Timespec {
-            tv_sec: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
-            tv_nsec: i64::from(d.subsec_nanos()),
-        }
-    });
     let mut fds = [
         PollFd::from_borrowed_fd(sigs.fd(), PollFlags::IN),
         PollFd::from_borrowed_fd(input, PollFlags::IN),
     ];
     let n = if read { 2 } else { 1 };
-    match poll(&mut fds[..n], timeout.as_ref()) {
-        Ok(_) | Err(Errno::INTR) => {}
-        Err(errno) => {
-            return Err(Error::Sys {
-                op: "poll".into(),
-                errno,
-            })
-        }
-    }
+    poll_until(&mut fds[..n], deadline)?;
     if !fds[0].revents().is_empty() {
         sigs.drain();
     }

@@ -9,14 +9,14 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use rustix::event::{poll, PollFd, PollFlags};
+use rustix::event::{PollFd, PollFlags};
 use rustix::fs::inotify::{self, CreateFlags, WatchFlags};
 use rustix::fs::{self as rfs, AtFlags, FlockOperation, Gid, Mode, OFlags, RenameFlags, Uid};
 use rustix::io::Errno;
 use tend::{fatal, parse_timeout, say, usage, warn};
 use tend_core::policy::{self, Policy};
 use tend_core::svdir::{self, show};
-use tend_core::timer::timespec_until;
+use tend_core::timer::poll_until;
 use tend_core::{control, Ctx, Error};
 
 const PROG: &str = "svactivate";
@@ -512,17 +512,7 @@ fn wait_supervised(mut dirs: Vec<PathBuf>, limit: Duration) -> Result<Vec<PathBu
         if blind {
             wake = wake.min(now + Duration::from_millis(100));
         }
-        let timeout = timespec_until(wake);
-        let mut fds = [PollFd::new(&ino, PollFlags::IN)];
-        match poll(&mut fds, Some(&timeout)) {
-            Ok(_) | Err(Errno::INTR) => {}
-            Err(errno) => {
-                return Err(Error::Sys {
-                    op: "poll".into(),
-                    errno,
-                })
-            }
-        }
+        poll_until(&mut [PollFd::new(&ino, PollFlags::IN)], Some(wake))?;
         drain(&ino)?;
     }
 }

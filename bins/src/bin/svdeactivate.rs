@@ -8,13 +8,13 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use rustix::event::{poll, PollFd, PollFlags};
+use rustix::event::{PollFd, PollFlags};
 use rustix::fs::{self as rfs, FlockOperation, Mode, OFlags, RenameFlags};
 use rustix::io::Errno;
 use tend::{fatal, parse_timeout, say, usage, warn};
 use tend_core::policy;
 use tend_core::svdir::{self, show};
-use tend_core::timer::timespec_until;
+use tend_core::timer::poll_until;
 use tend_core::{control, Ctx, Error};
 
 const PROG: &str = "svdeactivate";
@@ -228,15 +228,7 @@ fn wait_unsupervised(mut dirs: Vec<PathBuf>, deadline: Instant) -> Result<Vec<Pa
             .iter()
             .map(|fd| PollFd::new(fd, PollFlags::empty()))
             .collect();
-        match poll(&mut fds, Some(&timespec_until(deadline))) {
-            Ok(_) | Err(Errno::INTR) => {}
-            Err(errno) => {
-                return Err(Error::Sys {
-                    op: "poll".into(),
-                    errno,
-                })
-            }
-        }
+        poll_until(&mut fds, Some(deadline))?;
     }
 }
 

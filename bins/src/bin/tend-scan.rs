@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rustix::event::{poll, PollFd, PollFlags};
+use rustix::event::{PollFd, PollFlags};
 use rustix::fs::inotify::{self, CreateFlags, ReadFlags, WatchFlags};
 use rustix::fs::{FileType, Stat};
 use rustix::io::Errno;
@@ -24,7 +24,7 @@ use tend::{fatal, say, usage, warn};
 use tend_core::scan::{Action, Entry, Exit, Key, Level, LogDir, Mask, Scanner, Side, Sig};
 use tend_core::signals::Signals;
 use tend_core::status::RunState;
-use tend_core::timer::timespec_until;
+use tend_core::timer::poll_until;
 use tend_core::{Ctx, Error};
 
 const PROG: &str = "tend-scan";
@@ -115,22 +115,12 @@ fn run(args: &Args) -> Result<(), Error> {
             world.full_scan();
             continue;
         }
-        let timeout = world.scanner.deadline().map(timespec_until);
         let (sig_ready, inot_ready) = {
             let mut fds = [
                 PollFd::new(sigs.fd(), PollFlags::IN),
                 PollFd::new(&world.inot, PollFlags::IN),
             ];
-            match poll(&mut fds, timeout.as_ref()) {
-                Ok(_) => {}
-                Err(Errno::INTR) => continue,
-                Err(errno) => {
-                    return Err(Error::Sys {
-                        op: "poll".into(),
-                        errno,
-                    })
-                }
-            }
+            poll_until(&mut fds, world.scanner.deadline())?;
             (!fds[0].revents().is_empty(), !fds[1].revents().is_empty())
         };
         if sig_ready {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use rustix::event::{poll, PollFd, PollFlags};
+use rustix::event::{PollFd, PollFlags};
 use rustix::io::{fcntl_setfd, Errno, FdFlags};
 use rustix::pipe::{pipe_with, PipeFlags};
 use rustix::process::{
@@ -24,7 +24,7 @@ use tend_core::supervise::SuperviseDir;
 use tend_core::supervisor::{Action, Event, Now, Supervisor};
 use tend_core::svdir::Settings;
 use tend_core::tai::Tai64n;
-use tend_core::timer::timespec_until;
+use tend_core::timer::poll_until;
 use tend_core::{control, procstat, Error};
 
 const PROG: &str = "tend-supervise";
@@ -137,11 +137,7 @@ fn serve(prog: &str, shown: &str) -> Result<(), Error> {
     d.handle(Event::Tick);
     d.publish();
     while !d.exit {
-        let timeout = [d.sup.deadline(), d.hold]
-            .into_iter()
-            .flatten()
-            .min()
-            .map(timespec_until);
+        let wake = [d.sup.deadline(), d.hold].into_iter().flatten().min();
         let ctl = d.sdir.control.as_raw_fd();
         // SAFETY: these fds are owned by `d` and `sigs` and outlive the poll call.
         let (sig_fd, ctl_fd) = unsafe {
@@ -162,16 +158,7 @@ fn serve(prog: &str, shown: &str) -> Result<(), Error> {
         if let Some(p) = &d.adopted {
             fds[3] = PollFd::new(p, PollFlags::IN);
         }
-        match poll(&mut fds, timeout.as_ref()) {
-            Ok(_) => {}
-            Err(Errno::INTR) => continue,
-            Err(errno) => {
-                return Err(Error::Sys {
-                    op: "poll".into(),
-                    errno,
-                })
-            }
-        }
+        poll_until(&mut fds, wake)?;
         let ready: [bool; 4] =
             std::array::from_fn(|i| fds.get(i).is_some_and(|f| !f.revents().is_empty()));
         if ready[0] {
