@@ -1,9 +1,11 @@
 //! Service dirs: `$SVDIR` name resolution and the service-dir files of DESIGN.md section 4.
 use std::ffi::{OsStr, OsString};
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use rustix::fs::FlockOperation;
 use rustix::io::Errno;
 use rustix::process::Signal;
 
@@ -234,6 +236,19 @@ pub fn join_show(dir: &Path, file: &str) -> String {
     s.push("/");
     s.push(file);
     PathBuf::from(s).to_string_lossy().into_owned()
+}
+
+/// Takes an exclusive `flock` on `fd` (the live scan dir, `shown` in messages), waiting
+/// for svactivate or svdeactivate runs that hold it: they must not trample each other's
+/// `.NAME.tmp` and `.NAME.removing`.
+pub fn lock_exclusive(fd: OwnedFd, shown: &str) -> Result<OwnedFd, crate::Error> {
+    use crate::Ctx;
+    loop {
+        match rustix::fs::flock(&fd, FlockOperation::LockExclusive) {
+            Err(Errno::INTR) => continue,
+            r => return r.map(|()| fd).ctx(|| format!("lock {shown}")),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use rustix::event::{PollFd, PollFlags};
 use rustix::fs::inotify::{self, CreateFlags, WatchFlags};
-use rustix::fs::{self as rfs, AtFlags, FlockOperation, Gid, Mode, OFlags, RenameFlags, Uid};
+use rustix::fs::{self as rfs, AtFlags, Gid, Mode, OFlags, RenameFlags, Uid};
 use rustix::io::Errno;
 use tend::{fatal, parse_timeout, say, usage, warn};
 use tend_core::policy::{self, Policy};
@@ -177,12 +177,7 @@ fn lock_scan_dir(svdir: &Path) -> Result<OwnedFd, Error> {
         r => r,
     }
     .ctx(|| format!("open {shown}"))?;
-    loop {
-        match rfs::flock(&fd, FlockOperation::LockExclusive) {
-            Err(Errno::INTR) => continue,
-            r => return r.map(|()| fd).ctx(|| format!("lock {shown}")),
-        }
-    }
+    svdir::lock_exclusive(fd, &shown)
 }
 
 /// Puts `install/name` in place as `svdir/name`, unless something by that name is

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use rustix::event::{PollFd, PollFlags};
-use rustix::fs::{self as rfs, FlockOperation, Mode, OFlags, RenameFlags};
+use rustix::fs::{self as rfs, Mode, OFlags, RenameFlags};
 use rustix::io::Errno;
 use tend::{fatal, parse_timeout, say, usage, warn};
 use tend_core::policy;
@@ -103,12 +103,7 @@ fn lock_scan_dir(svdir: &Path) -> Result<OwnedFd, Error> {
         Mode::empty(),
     )
     .ctx(|| format!("open {shown}"))?;
-    loop {
-        match rfs::flock(&fd, FlockOperation::LockExclusive) {
-            Err(Errno::INTR) => continue,
-            r => return r.map(|()| fd).ctx(|| format!("lock {shown}")),
-        }
-    }
+    svdir::lock_exclusive(fd, &shown)
 }
 
 /// Takes `svdir/name` out of the scanner's sight: `svc -d`, then rename to
