@@ -567,6 +567,7 @@ fn junk_settings(name: &str, files: &[(&str, &[u8])]) {
     wait_until(LIMIT, "one warning per file", || {
         err().lines().count() >= files.len()
     });
+    // Observation window, not synchronisation: a second warning for a file would come now.
     std::thread::sleep(Duration::from_millis(100));
     let err = err();
     assert!(!err.contains("panicked"), "{err}");
