@@ -11,6 +11,7 @@ pub mod procstat;
 pub mod report;
 pub mod scan;
 pub mod signals;
+pub mod spawn;
 pub mod status;
 pub mod supervise;
 pub mod supervisor;

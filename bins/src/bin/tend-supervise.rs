@@ -1,15 +1,12 @@
 //! tend-supervise: runs DIR/run, restarts it, obeys control letters, keeps DIR/supervise/.
 #![cfg_attr(not(test), no_main)]
-use std::ffi::OsString;
-use std::mem::ManuallyDrop;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::process::CommandExt;
+use std::ffi::{CString, OsString};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use rustix::event::{PollFd, PollFlags};
-use rustix::io::{fcntl_setfd, Errno, FdFlags};
+use rustix::io::Errno;
 use rustix::pipe::{pipe_with, PipeFlags};
 use rustix::process::{
     kill_process, kill_process_group, pidfd_open, wait, Pid, PidfdFlags, WaitOptions,
@@ -19,6 +16,7 @@ use tend::{fatal, say, usage, warn};
 use tend_core::cmd::Cmd;
 use tend_core::info::{Exit, Info, RunFile};
 use tend_core::signals::Signals;
+use tend_core::spawn::spawn_session;
 use tend_core::status::{RunState, Status};
 use tend_core::supervise::SuperviseDir;
 use tend_core::supervisor::{Action, Event, Now, Supervisor};
@@ -274,42 +272,49 @@ impl Daemon<'_> {
             },
             None => None,
         };
-        let mut cmd = Command::new("./run");
-        let wr_raw = pipe.as_ref().map(|(_, w)| w.as_raw_fd());
-        // SAFETY: only async-signal-safe calls between fork and exec.
-        unsafe {
-            cmd.pre_exec(move || {
-                rustix::process::setsid()?;
-                if let (Some(w), Some(n)) = (wr_raw, notif) {
-                    give_fd(w, n)?;
+        // The write end must not already be the fd it is to become: posix_spawn's dup2
+        // would leave it close-on-exec.
+        let wr = match (&pipe, notif) {
+            (Some((_, w)), Some(n)) if w.as_raw_fd() == n => {
+                match rustix::io::fcntl_dupfd_cloexec(w, n + 1) {
+                    Ok(fd) => Some(fd),
+                    Err(errno) => {
+                        self.complain(format!(
+                            "unable to create readiness pipe: {}",
+                            tend_core::error::describe(errno)
+                        ));
+                        return Event::RunFailed(RunFile::Ok);
+                    }
                 }
-                Ok(())
-            });
-        }
-        match cmd.spawn() {
-            Ok(child) => {
-                let pid = child.id();
+            }
+            _ => None,
+        };
+        let give = match (&pipe, notif) {
+            (Some((_, w)), Some(n)) => Some((wr.as_ref().unwrap_or(w).as_raw_fd(), n)),
+            _ => None,
+        };
+        match spawn_session(c"./run", &[c"./run"], give) {
+            Ok(pid) => {
+                drop(wr);
                 self.notify = pipe.map(|(r, _w)| r);
                 self.sup.info.notify = notif;
                 self.sup.info.pstart = procstat::read(pid).map(|s| s.start);
                 self.complaint = None;
                 Event::RunStarted(pid)
             }
-            Err(e) => {
-                let kind = match e.raw_os_error().map(Errno::from_raw_os_error) {
-                    Some(Errno::NOENT) => RunFile::Missing,
-                    Some(Errno::ACCESS | Errno::NOEXEC | Errno::PERM) => RunFile::NotExecutable,
+            Err(errno) => {
+                let kind = match errno {
+                    Errno::NOENT => RunFile::Missing,
+                    Errno::ACCESS | Errno::NOEXEC | Errno::PERM => RunFile::NotExecutable,
                     _ => RunFile::Ok,
                 };
-                let errno = Errno::from_io_error(&e).unwrap_or(Errno::IO);
-                let ev = Event::RunFailed(kind);
                 let what = format!(
                     "unable to start ./run: {}",
                     tend_core::error::describe(errno)
                 );
                 // The retry delay is known once the policy has seen the failure.
                 self.pending_complaint = Some(what);
-                ev
+                Event::RunFailed(kind)
             }
         }
     }
@@ -325,16 +330,10 @@ impl Daemon<'_> {
             Some(Exit::Signal(s)) => (-1, s),
             None => (-1, 0),
         };
-        let mut cmd = Command::new("./finish");
-        cmd.arg(code.to_string()).arg(sig.to_string());
-        // SAFETY: only async-signal-safe calls between fork and exec.
-        unsafe {
-            cmd.pre_exec(|| rustix::process::setsid().map(drop).map_err(Into::into));
-        }
-        match cmd.spawn() {
-            Ok(child) => Event::FinishStarted(child.id()),
-            Err(e) => {
-                let errno = Errno::from_io_error(&e).unwrap_or(Errno::IO);
+        let (code, sig) = (cstring(code), cstring(sig));
+        match spawn_session(c"./finish", &[c"./finish", &code, &sig], None) {
+            Ok(pid) => Event::FinishStarted(pid),
+            Err(errno) => {
                 self.complain(format!(
                     "unable to start ./finish: {}",
                     tend_core::error::describe(errno)
@@ -526,17 +525,7 @@ impl Daemon<'_> {
     }
 }
 
-/// In the child: makes `from` available as fd `to`, without close-on-exec.
-fn give_fd(from: RawFd, to: i32) -> std::io::Result<()> {
-    // SAFETY: both fds are open in the child; `to` is wrapped only to name the dup2 target
-    // and never dropped.
-    unsafe {
-        if from == to {
-            fcntl_setfd(BorrowedFd::borrow_raw(to), FdFlags::empty())?;
-        } else {
-            let mut target = ManuallyDrop::new(OwnedFd::from_raw_fd(to));
-            rustix::io::dup2(BorrowedFd::borrow_raw(from), &mut target)?;
-        }
-    }
-    Ok(())
+/// A number as a C string, for an argument.
+fn cstring(n: i32) -> CString {
+    CString::new(n.to_string()).unwrap_or_default()
 }
