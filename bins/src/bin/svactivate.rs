@@ -1,12 +1,12 @@
 //! svactivate: copy service dirs from the install dir into the live dir in one step each,
 //! give them a logger per the logging policy, and wait until their supervisors run.
+#![cfg_attr(not(test), no_main)]
 use std::ffi::OsString;
 use std::fs;
 use std::io::Write;
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use rustix::event::{PollFd, PollFlags};
@@ -36,7 +36,9 @@ struct Args {
     names: Vec<OsString>,
 }
 
-fn main() -> ExitCode {
+tend::lean_main!(start);
+
+fn start() -> u8 {
     let args = match parse_args(std::env::args_os().skip(1)) {
         Ok(a) => a,
         Err(e) => return usage(PROG, SYNOPSIS, e),
@@ -101,7 +103,7 @@ fn main() -> ExitCode {
             Err(e) => fail(&e),
         }
     }
-    ExitCode::from(code)
+    code
 }
 
 fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Args, lexopt::Error> {

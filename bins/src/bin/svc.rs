@@ -1,6 +1,6 @@
 //! svc: write control letters to the supervise/control fifo of each service dir.
+#![cfg_attr(not(test), no_main)]
 use std::ffi::OsString;
-use std::process::ExitCode;
 
 use tend::{usage, warn, EXIT_SYS};
 use tend_core::report::unreachable;
@@ -13,7 +13,9 @@ const LETTERS: &str = "udopchaitkxq12";
 /// At most this many letters, so that one write to the fifo stays atomic (PIPE_BUF).
 const MAX_LETTERS: usize = 512;
 
-fn main() -> ExitCode {
+tend::lean_main!(start);
+
+fn start() -> u8 {
     let (letters, dirs) = match parse_args(std::env::args_os().skip(1)) {
         Ok(a) => a,
         Err(e) => return usage("svc", SYNOPSIS, e),
@@ -34,9 +36,9 @@ fn main() -> ExitCode {
         }
     }
     if failed {
-        ExitCode::from(EXIT_SYS)
+        EXIT_SYS
     } else {
-        ExitCode::SUCCESS
+        0
     }
 }
 

@@ -1,11 +1,11 @@
 //! svdeactivate: take services out of the live dir: bring each down, rename its dir to
 //! `.NAME.removing` so the scanner stops it and drains its logger, wait for its
 //! supervisors to exit, then remove the dir. The logdir is left alone.
+#![cfg_attr(not(test), no_main)]
 use std::ffi::OsString;
 use std::fs;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use rustix::event::{PollFd, PollFlags};
@@ -30,7 +30,9 @@ struct Args {
     names: Vec<OsString>,
 }
 
-fn main() -> ExitCode {
+tend::lean_main!(start);
+
+fn start() -> u8 {
     let args = match parse_args(std::env::args_os().skip(1)) {
         Ok(a) => a,
         Err(e) => return usage(PROG, SYNOPSIS, e),
@@ -62,7 +64,7 @@ fn main() -> ExitCode {
         say(PROG, "fatal", &e);
         code = code.max(exit);
     }
-    ExitCode::from(code)
+    code
 }
 
 /// Adds the service name to a message that does not name a path.

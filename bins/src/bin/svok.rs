@@ -1,6 +1,6 @@
 //! svok: exit 0 if a supervisor is running on the service directory, 100 if not.
+#![cfg_attr(not(test), no_main)]
 use std::ffi::OsString;
-use std::process::ExitCode;
 
 use tend::{fatal, usage, EXIT_USAGE};
 use tend_core::control::is_supervised;
@@ -8,14 +8,16 @@ use tend_core::svdir::resolve;
 
 const SYNOPSIS: &str = "svok servicedir";
 
-fn main() -> ExitCode {
+tend::lean_main!(start);
+
+fn start() -> u8 {
     let arg = match parse_args(std::env::args_os().skip(1)) {
         Ok(a) => a,
         Err(e) => return usage("svok", SYNOPSIS, e),
     };
     match is_supervised(&resolve(&arg)) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(EXIT_USAGE),
+        Ok(true) => 0,
+        Ok(false) => EXIT_USAGE,
         Err(e) => fatal("svok", &e),
     }
 }

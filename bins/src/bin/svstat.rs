@@ -1,7 +1,7 @@
 //! svstat: print one line per service dir: up or down, for how long, and what else is known.
+#![cfg_attr(not(test), no_main)]
 use std::ffi::OsString;
 use std::io::Write;
-use std::process::ExitCode;
 
 use rustix::fs;
 use rustix::io::Errno;
@@ -16,7 +16,9 @@ const SYNOPSIS: &str = "svstat servicedir...";
 /// Exit code when a service dir has no running supervisor (or does not exist).
 const EXIT_UNSUPERVISED: u8 = 1;
 
-fn main() -> ExitCode {
+tend::lean_main!(start);
+
+fn start() -> u8 {
     let dirs = match parse_args(std::env::args_os().skip(1)) {
         Ok(d) => d,
         Err(e) => return usage("svstat", SYNOPSIS, e),
@@ -38,7 +40,7 @@ fn main() -> ExitCode {
             }
         }
     }
-    ExitCode::from(worst)
+    worst
 }
 
 /// The status line of one service dir, or the exit code and message of its failure.

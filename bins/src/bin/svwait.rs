@@ -4,11 +4,11 @@
 //! by rename; a supervisor opens `ok` when it starts); the watch is set before each check,
 //! so no change falls between them. While a supervisor runs, svwait holds the write end of
 //! its `ok` fifo: when the supervisor exits, poll reports POLLERR on it.
+#![cfg_attr(not(test), no_main)]
 use std::ffi::OsString;
 use std::mem::MaybeUninit;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
@@ -70,16 +70,18 @@ struct Target {
     done: bool,
 }
 
-fn main() -> ExitCode {
+tend::lean_main!(start);
+
+fn start() -> u8 {
     let args = match parse_args(std::env::args_os().skip(1)) {
         Ok(a) => a,
         Err(e) => return usage("svwait", SYNOPSIS, e),
     };
     match wait(&args) {
-        Ok(code) => ExitCode::from(code),
+        Ok(code) => code,
         Err(Failure(msg)) => {
             say("svwait", "fatal", msg);
-            ExitCode::from(EXIT_SYS)
+            EXIT_SYS
         }
     }
 }

@@ -14,7 +14,7 @@ const PROG: &str = "tend-log";
 const SYNOPSIS: &str = "tend-log [ -t iso|local|tai64n|none ] [ -s size ] [ -n count ] \
                         [ -S total ] [ -l linemax ] [ -f block|free|drop ] [ -p processor ] [ -u user ] logdir";
 
-tend::daemon_main!(start);
+tend::lean_main!(start);
 
 fn start() -> u8 {
     let (cfg, user) = match parse_args() {

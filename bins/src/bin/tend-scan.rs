@@ -39,7 +39,7 @@ struct Args {
     timeout: Duration,
 }
 
-tend::daemon_main!(start);
+tend::lean_main!(start);
 
 fn start() -> u8 {
     let args = match parse_args(std::env::args_os().skip(1)) {

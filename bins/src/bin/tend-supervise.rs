@@ -33,7 +33,7 @@ const PUBLISH_HOLD: Duration = Duration::from_millis(5);
 /// Repeated complaints about the same problem are printed at most this often.
 const COMPLAINT_INTERVAL: Duration = Duration::from_secs(60);
 
-tend::daemon_main!(start);
+tend::lean_main!(start);
 
 fn start() -> u8 {
     let dir = match parse_args() {
