@@ -8,6 +8,8 @@ spawn floor), `svc -t` to the new start (and the control command's own wall time
 starts in a 10 s crash loop, bring-up of 1000 services and of 300 logged pairs, idle
 context switches and CPU ticks over 10 s. Each trial runs every suite in turn
 (interleaved), so machine noise hits all alike; the table gives medians with min/max.
+The "reaper" suite (bench/reaper.c, built with cc if there is one) is a yardstick for
+respawn only: a C loop of waitpid, vfork and exec, the least any supervisor can do.
 
 Installs nothing: the anchors are used when Debian's daemontools, runit and s6 are
 installed (apt-get install -y daemontools runit s6). tend comes from target/release
@@ -34,12 +36,27 @@ SUITES = {
     "daemontools": (["/usr/bin/svscan"], ["/usr/bin/svc", "-t"], "exec multilog t ./main", "multilog"),
     "runit": (["/usr/bin/runsvdir"], ["/usr/bin/sv", "term"], "mkdir -p main; exec svlogd -tt main", "svlogd"),
     "s6": (["/usr/bin/s6-svscan", "-c", "4000"], ["/usr/bin/s6-svc", "-t"], "exec s6-log t ./main", "s6-log"),
+    # bench/reaper.c, built by main() when cc is installed: respawn only.
+    "reaper": ([None], None, None, None),
 }
-LOGGER_COMMS = {s[3] for s in SUITES.values()}
+LOGGER_COMMS = {s[3] for s in SUITES.values() if s[3]}
+# The yardstick, not an anchor: only the respawn metric runs it.
+YARDSTICKS = {"reaper": {"respawn"}}
 
 
 def available(name):
-    return all(os.access(p, os.X_OK) for p in (SUITES[name][0][0], SUITES[name][1][0]))
+    progs = [SUITES[name][0][0]] + ([SUITES[name][1][0]] if SUITES[name][1] else [])
+    return all(p and os.access(p, os.X_OK) for p in progs)
+
+
+def build_reaper(tmp):
+    """Builds bench/reaper.c into tmp with cc; its path, or None without a compiler."""
+    cc = shutil.which("cc")
+    if not cc:
+        return None
+    out = os.path.join(tmp, "reaper")
+    r = subprocess.run([cc, "-O2", "-o", out, os.path.join(ROOT, "bench", "reaper.c")])
+    return out if r.returncode == 0 else None
 
 
 def proc_table():
@@ -225,25 +242,28 @@ def m_respawn(suite, rounds=5):
             os.kill(pid, signal.SIGKILL)
             pid, t1 = b.next_pid()
             kill_ms.append((t1 - t0) * 1000)
-            time.sleep(1.6)
-            t0 = time.monotonic()
-            subprocess.run(SUITES[suite][1] + [d], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            tc = time.monotonic()
-            pid, t1 = b.next_pid()
-            svc_ms.append((t1 - t0) * 1000)
-            cmd_ms.append((tc - t0) * 1000)
+            if SUITES[suite][1]:
+                time.sleep(1.6)
+                t0 = time.monotonic()
+                subprocess.run(SUITES[suite][1] + [d], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                tc = time.monotonic()
+                pid, t1 = b.next_pid()
+                svc_ms.append((t1 - t0) * 1000)
+                cmd_ms.append((tc - t0) * 1000)
             t0 = time.monotonic()
             p = subprocess.Popen(["./run"], cwd=d, stdin=subprocess.DEVNULL)
             fpid, t1 = b.next_pid()
             floor_ms.append((t1 - t0) * 1000)
             p.kill()
             p.wait()
-        return {
+        out = {
             "respawn after SIGKILL, ms": statistics.median(kill_ms),
             "spawn floor, ms": statistics.median(floor_ms),
-            "svc -t to new start, ms": statistics.median(svc_ms),
-            "control command wall time, ms": statistics.median(cmd_ms),
         }
+        if svc_ms:
+            out["svc -t to new start, ms"] = statistics.median(svc_ms)
+            out["control command wall time, ms"] = statistics.median(cmd_ms)
+        return out
     finally:
         b.stop()
 
@@ -325,14 +345,27 @@ def main():
     for s in suites:
         if s not in SUITES:
             sys.exit(f"bench: fatal: unknown suite {s}")
+    tmp = tempfile.mkdtemp(prefix="tend-bench-")
+    try:
+        if "reaper" in suites:
+            SUITES["reaper"] = ([build_reaper(tmp)], None, None, None)
+        run(a, suites)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run(a, suites):
     missing = [s for s in suites if not available(s)]
     for s in missing:
-        print(f"bench: warning: {s} is not installed; skipped", file=sys.stderr)
+        why = "cc could not build bench/reaper.c" if s == "reaper" else f"{s} is not installed"
+        print(f"bench: warning: {why}; skipped", file=sys.stderr)
     suites = [s for s in suites if s not in missing]
     results = {}  # (metric key, suite) -> [values]
     for trial in range(a.trials):
         for m in a.only.split(","):
             for s in suites:
+                if s in YARDSTICKS and m not in YARDSTICKS[s]:
+                    continue
                 print(f"bench: trial {trial + 1}/{a.trials} {m} {s}", file=sys.stderr)
                 try:
                     out = METRICS[m](s)
@@ -342,8 +375,9 @@ def main():
                 for k, v in out.items():
                     results.setdefault((k, s), []).append(v)
     keys = list(dict.fromkeys(k for k, _ in results))
-    print(f"| metric | {' | '.join(suites)} | tend / best anchor |")
-    print("|---|" + "---|" * (len(suites) + 1))
+    sticks = [s for s in suites if s in YARDSTICKS]
+    print(f"| metric | {' | '.join(suites)} | tend / best anchor |" + "".join(f" tend / {s} |" for s in sticks))
+    print("|---|" + "---|" * (len(suites) + 1 + len(sticks)))
     for k in keys:
         cells, meds = [], {}
         for s in suites:
@@ -353,9 +387,11 @@ def main():
                 continue
             meds[s] = statistics.median(v)
             cells.append(f"{meds[s]:.1f} ({min(v):.1f}-{max(v):.1f})" if len(v) > 1 else f"{meds[s]:.1f}")
-        anchors = [meds[s] for s in meds if s != "tend"]
+        anchors = [meds[s] for s in meds if s != "tend" and s not in YARDSTICKS]
         ratio = f"{meds['tend'] / min(anchors):.2f}" if "tend" in meds and anchors and min(anchors) > 0 else "-"
-        print(f"| {k} | {' | '.join(cells)} | {ratio} |")
+        vs = "".join(f" {meds['tend'] / meds[s]:.2f} |" if "tend" in meds and meds.get(s) else " - |"
+                     for s in sticks)
+        print(f"| {k} | {' | '.join(cells)} | {ratio} |{vs}")
 
 
 if __name__ == "__main__":
