@@ -3,7 +3,7 @@
 use std::cell::Cell;
 use std::os::fd::{AsFd, BorrowedFd};
 
-use signal_hook::consts::{SIGALRM, SIGCHLD, SIGHUP, SIGTERM};
+use libc::{SIGALRM, SIGCHLD, SIGHUP, SIGTERM};
 use tend_core::Error;
 
 /// Installed handlers for SIGTERM, SIGHUP, SIGALRM and SIGCHLD ([`tend_core::signals`]),

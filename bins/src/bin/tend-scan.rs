@@ -14,12 +14,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use libc::{SIGALRM, SIGCHLD, SIGHUP, SIGINT, SIGTERM};
 use rustix::event::{PollFd, PollFlags};
 use rustix::fs::inotify::{self, CreateFlags, ReadFlags, WatchFlags};
 use rustix::fs::{FileType, Stat};
 use rustix::io::Errno;
 use rustix::process::{Pid, Resource, Signal, WaitOptions};
-use signal_hook::consts::{SIGALRM, SIGCHLD, SIGHUP, SIGINT, SIGTERM};
 use tend::{fatal, say, usage, warn};
 use tend_core::scan::{Action, Entry, Exit, Key, Level, LogDir, Mask, Scanner, Side, Sig};
 use tend_core::signals::Signals;

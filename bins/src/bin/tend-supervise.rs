@@ -5,13 +5,13 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use libc::{SIGCHLD, SIGHUP, SIGINT, SIGTERM};
 use rustix::event::{PollFd, PollFlags};
 use rustix::io::Errno;
 use rustix::pipe::{pipe_with, PipeFlags};
 use rustix::process::{
     kill_process, kill_process_group, pidfd_open, wait, Pid, PidfdFlags, WaitOptions,
 };
-use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM};
 use tend::{fatal, say, usage, warn};
 use tend_core::cmd::Cmd;
 use tend_core::info::{Exit, Info, RunFile};
