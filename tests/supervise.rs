@@ -453,6 +453,28 @@ fn notification_fd_marks_ready() {
 }
 
 #[test]
+fn notification_fd_may_be_the_number_the_pipe_end_already_has() {
+    // The readiness pipe takes the lowest free numbers, within 3..=16 however the
+    // supervisor's own descriptors are laid out, so one of these services asks for the
+    // number its pipe end already has (a plain dup2 there would keep close-on-exec, and
+    // ./run would find nothing on it).
+    let mut svcs: Vec<Svc> = (3..=16)
+        .map(|n| {
+            let run = format!("#!/bin/sh\necho ready > /dev/fd/{n}\nexec sleep 1000\n");
+            let s = Svc::new(&format!("nfd{n}"), &run);
+            fs::write(s.dir().join("notification-fd"), format!("{n}\n")).unwrap();
+            s
+        })
+        .collect();
+    for s in &mut svcs {
+        s.start();
+    }
+    for s in &svcs {
+        wait_until(LIMIT, "ready", || s.info("ready").starts_with("@4000"));
+    }
+}
+
+#[test]
 fn missing_then_non_executable_run_is_visible_and_retried() {
     let tmp = TempDir::new("norun");
     fs::create_dir_all(tmp.join("sv")).unwrap();
