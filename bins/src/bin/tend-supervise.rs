@@ -260,7 +260,7 @@ impl Daemon<'_> {
         let notif = settings.notification_fd;
         self.sup.settings = settings;
         let pipe = match notif {
-            Some(_) => match pipe_with(PipeFlags::CLOEXEC | PipeFlags::NONBLOCK) {
+            Some(n) => match readiness_pipe(n) {
                 Ok(p) => Some(p),
                 Err(errno) => {
                     self.complain(format!(
@@ -272,30 +272,12 @@ impl Daemon<'_> {
             },
             None => None,
         };
-        // The write end must not already be the fd it is to become: posix_spawn's dup2
-        // would leave it close-on-exec.
-        let wr = match (&pipe, notif) {
-            (Some((_, w)), Some(n)) if w.as_raw_fd() == n => {
-                match rustix::io::fcntl_dupfd_cloexec(w, n + 1) {
-                    Ok(fd) => Some(fd),
-                    Err(errno) => {
-                        self.complain(format!(
-                            "unable to create readiness pipe: {}",
-                            tend_core::error::describe(errno)
-                        ));
-                        return Event::RunFailed(RunFile::Ok);
-                    }
-                }
-            }
-            _ => None,
-        };
-        let give = match (&pipe, notif) {
-            (Some((_, w)), Some(n)) => Some((wr.as_ref().unwrap_or(w).as_raw_fd(), n)),
-            _ => None,
-        };
+        let give = pipe
+            .as_ref()
+            .zip(notif)
+            .map(|((_, w), n)| (w.as_raw_fd(), n));
         match spawn_session(c"./run", &[c"./run"], give) {
             Ok(pid) => {
-                drop(wr);
                 self.notify = pipe.map(|(r, _w)| r);
                 self.sup.info.notify = notif;
                 self.sup.info.pstart = procstat::read(pid).map(|s| s.start);
@@ -523,6 +505,17 @@ impl Daemon<'_> {
             self.settings_bad = bad;
         }
     }
+}
+
+/// A readiness pipe (read end, write end), both non-blocking and close-on-exec, whose
+/// write end is not fd `n` itself: posix_spawn's dup2 from a number to the same number
+/// would leave it close-on-exec in ./run.
+fn readiness_pipe(n: i32) -> rustix::io::Result<(OwnedFd, OwnedFd)> {
+    let (r, w) = pipe_with(PipeFlags::CLOEXEC | PipeFlags::NONBLOCK)?;
+    if w.as_raw_fd() == n {
+        return Ok((r, rustix::io::fcntl_dupfd_cloexec(&w, n + 1)?));
+    }
+    Ok((r, w))
 }
 
 /// A number as a C string, for an argument.
