@@ -38,12 +38,17 @@ impl Svc {
 
     /// Starts tend-supervise on sv, from the temp dir.
     fn start(&mut self) -> &mut Svc {
+        self.start_with(Command::new(SUP))
+    }
+
+    /// Starts `cmd` (tend-supervise, or a program that execs it with the arguments it
+    /// is given) with the argument sv, from the temp dir.
+    fn start_with(&mut self, mut cmd: Command) -> &mut Svc {
         let err = fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.file("stderr"))
             .unwrap();
-        let mut cmd = Command::new(SUP);
         cmd.arg("sv")
             .current_dir(self.tmp.path())
             .stdin(Stdio::null())
@@ -450,6 +455,31 @@ fn notification_fd_marks_ready() {
     s.ctl(b"t");
     s.wait_up(pid);
     wait_until(LIMIT, "ready time", || s.info("ready").starts_with("@4000"));
+}
+
+#[test]
+fn run_starts_with_every_signal_at_its_default_action() {
+    // A supervisor started with HUP, INT and QUIT ignored (as under nohup, or in a
+    // shell's background job) must not pass that on: a shell run script could not trap
+    // them. HUP and INT it handles itself; QUIT stays ignored in it.
+    let mut s = Svc::new("sigdfl", "#!/bin/sh\nexec sleep 1000\n");
+    let mut cmd = Command::new("/bin/sh");
+    cmd.args(["-c", "trap '' HUP INT QUIT; exec \"$0\" \"$1\"", SUP]);
+    s.start_with(cmd);
+    let pid = s.wait_up(0);
+    let mask = |pid: i32, key: &str| {
+        let text = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(key))
+            .unwrap()
+            .to_string();
+        u64::from_str_radix(line[key.len()..].trim(), 16).unwrap()
+    };
+    let quit = 1 << (3 - 1);
+    assert_eq!(mask(s.sup().pid(), "SigIgn:") & quit, quit);
+    assert_eq!(mask(pid as i32, "SigIgn:"), 0);
+    assert_eq!(mask(pid as i32, "SigBlk:"), 0);
 }
 
 #[test]

@@ -16,7 +16,9 @@ extern "C" {
 }
 
 /// Starts `path` with arguments `args` (the first is its name) in a new session, with
-/// the signal mask empty and SIGPIPE back to its default action. With `give`,
+/// the signal mask empty and every signal at its default action: one the supervisor
+/// ignores (SIGPIPE; SIGHUP under nohup; SIGINT and SIGQUIT in a background job) would
+/// otherwise stay ignored in the service, and a shell cannot trap it there. With `give`,
 /// `(from, to)`, descriptor `from` is available to the child as `to` (without
 /// close-on-exec); `from` must not equal `to`.
 ///
@@ -51,7 +53,8 @@ pub fn spawn_session(
             let mut set = MaybeUninit::<libc::sigset_t>::uninit();
             libc::sigemptyset(set.as_mut_ptr());
             check(libc::posix_spawnattr_setsigmask(attr, set.as_ptr()))?;
-            libc::sigaddset(set.as_mut_ptr(), libc::SIGPIPE);
+            libc::sigfillset(set.as_mut_ptr());
+            glibc_signals_too(set.as_mut_ptr());
             check(libc::posix_spawnattr_setsigdefault(attr, set.as_ptr()))?;
             let flags = libc::POSIX_SPAWN_SETSID
                 | (libc::POSIX_SPAWN_SETSIGMASK | libc::POSIX_SPAWN_SETSIGDEF) as libc::c_short;
@@ -73,6 +76,22 @@ pub fn spawn_session(
         r?;
     }
     Ok(pid as u32)
+}
+
+/// Adds to `set` the two real-time signals glibc keeps for itself (32 and 33), which
+/// sigfillset and sigaddset leave out. Left out of posix_spawn's set of signals to
+/// default, glibc sets them to SIG_IGN in the child, and the service would keep that.
+///
+/// # Safety
+/// `set` points to an initialised sigset_t: an array of unsigned longs, signal N being
+/// bit N-1 (glibc's layout on Linux).
+unsafe fn glibc_signals_too(set: *mut libc::sigset_t) {
+    let words = set.cast::<libc::c_ulong>();
+    let bits = libc::c_ulong::BITS as usize;
+    for sig in [32usize, 33] {
+        // SAFETY: a sigset_t holds 1024 bits, so both words are inside it.
+        unsafe { *words.add((sig - 1) / bits) |= 1 << ((sig - 1) % bits) };
+    }
 }
 
 /// posix_spawn's functions return the error number itself.
