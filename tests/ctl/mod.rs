@@ -252,8 +252,13 @@ impl Supervised {
             fs::write(dir.join(name), text).unwrap();
         }
         let err = fs::File::create(root.join("supervisor.stderr")).unwrap();
+        // With every signal at its default action: run from a shell's background job,
+        // the tests inherit INT and QUIT ignored, which the anchors' supervisors pass on
+        // to ./run, where the shell cannot trap them (tend-supervise resets them).
         let daemon = Daemon::spawn(
-            Command::new(kind.program())
+            Command::new("env")
+                .arg("--default-signal")
+                .arg(kind.program())
                 .arg(&dir)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
