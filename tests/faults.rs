@@ -529,3 +529,62 @@ fn out_of_file_descriptors_the_scanner_reports_and_starts_the_rest_later() {
     let st = scan.wait_exit(LIMIT);
     assert!(st.success(), "tend-scan exited {st:?}: {}", err());
 }
+
+#[test]
+fn a_full_scan_that_fails_for_lack_of_descriptors_is_retried() {
+    if !have_prlimit() {
+        return;
+    }
+    let t = TempDir::new("faults-emfile-full-scan");
+    let scan_dir = t.join("sv");
+    fs::create_dir(&scan_dir).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tend-scan"));
+    cmd.arg(&scan_dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(fs::File::create(t.join("stderr")).unwrap());
+    let mut scan = Daemon::spawn(&mut cmd);
+    let err = || read(&t.join("stderr"));
+    wait_until(LIMIT, "tend-scan to set up", || {
+        lowest_free_fd(scan.pid()) >= 6
+    });
+    // Stopped, out of descriptors, and with its inotify queue overflowed before a service
+    // appears: the full scan the overflow calls for cannot open the scan dir, and no
+    // event will ever name the service, so only a retried full scan can start it.
+    scan.signal(19); // SIGSTOP
+    let limit = soft_limit(scan.pid(), "Max open files");
+    set_soft_limit(
+        scan.pid(),
+        "nofile",
+        &lowest_free_fd(scan.pid()).to_string(),
+        None,
+    );
+    let queued: usize = read(Path::new("/proc/sys/fs/inotify/max_queued_events"))
+        .trim()
+        .parse()
+        .unwrap();
+    let flood = scan_dir.join(".flood");
+    for _ in 0..queued / 2 + 100 {
+        fs::create_dir(&flood).unwrap();
+        fs::remove_dir(&flood).unwrap();
+    }
+    let tmp = t.join("tmp");
+    write_exec(
+        &tmp.join("run"),
+        "#!/bin/sh\necho up > ../../up\nexec sleep 1000\n",
+    );
+    fs::rename(&tmp, scan_dir.join("s0")).unwrap();
+    scan.signal(18); // SIGCONT
+    wait_until(LIMIT, "a warning about the scan", || {
+        err().contains("Too many open files (retrying every 5 seconds)")
+    });
+    assert!(!t.join("up").exists());
+    set_soft_limit(scan.pid(), "nofile", &limit, None);
+    wait_until(LIMIT, "the service to start, with no signal sent", || {
+        t.join("up").exists()
+    });
+    assert_eq!(err().lines().count(), 1, "{}", err());
+    scan.signal(15);
+    let st = scan.wait_exit(LIMIT);
+    assert!(st.success(), "tend-scan exited {st:?}: {}", err());
+}

@@ -31,6 +31,8 @@ const PROG: &str = "tend-scan";
 const SYNOPSIS: &str = "tend-scan [ -t timeout ] [ scandir ]";
 /// Default for `-t`: how long services get to stop before SIGKILL.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long after a failed full scan (out of descriptors, say) it is tried again.
+const SCAN_RETRY: Duration = Duration::from_secs(5);
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
@@ -108,6 +110,7 @@ fn run(args: &Args) -> Result<(), Error> {
         watched: HashMap::new(),
         pipes: HashMap::new(),
         rescan: true,
+        scan_retry: None,
         subreaper,
     };
     while !world.scanner.done() {
@@ -120,7 +123,8 @@ fn run(args: &Args) -> Result<(), Error> {
                 PollFd::new(sigs.fd(), PollFlags::IN),
                 PollFd::new(&world.inot, PollFlags::IN),
             ];
-            poll_until(&mut fds, world.scanner.deadline())?;
+            let wake = [world.scanner.deadline(), world.scan_retry];
+            poll_until(&mut fds, wake.into_iter().flatten().min())?;
             (!fds[0].revents().is_empty(), !fds[1].revents().is_empty())
         };
         if sig_ready {
@@ -142,6 +146,9 @@ fn run(args: &Args) -> Result<(), Error> {
         if inot_ready {
             world.read_inotify();
         }
+        if world.scan_retry.is_some_and(|t| Instant::now() >= t) {
+            world.rescan = true;
+        }
         let acts = world.scanner.timeout(Instant::now());
         world.perform(acts);
     }
@@ -162,6 +169,8 @@ struct World {
     pipes: HashMap<Key, (Option<OwnedFd>, Option<OwnedFd>)>,
     /// A full scan is due.
     rescan: bool,
+    /// The last full scan failed: when to try again.
+    scan_retry: Option<Instant>,
     /// Orphans below us become our children (so we can wait for them).
     subreaper: bool,
 }
@@ -172,10 +181,16 @@ impl World {
         let entries = match read_scan_dir() {
             Ok(e) => e,
             Err(e) => {
-                warn(PROG, e);
+                // One warning for a run of failures; the scan is retried without one.
+                if self.scan_retry.is_none() {
+                    let every = SCAN_RETRY.as_secs();
+                    warn(PROG, format_args!("{e} (retrying every {every} seconds)"));
+                }
+                self.scan_retry = Some(Instant::now() + SCAN_RETRY);
                 return;
             }
         };
+        self.scan_retry = None;
         let acts = self.scanner.scan(&entries, Instant::now());
         self.perform(acts);
     }
