@@ -465,12 +465,10 @@ fn fork_failing_for_lack_of_processes_is_shown_retried_and_recovered() {
     assert_eq!(read(&t.join("starts")).lines().count(), 2);
 }
 
-#[test]
-fn out_of_file_descriptors_the_scanner_reports_and_starts_the_rest_later() {
-    if !have_prlimit() {
-        return;
-    }
-    let t = TempDir::new("faults-emfile-scan");
+/// tend-scan on an empty scan dir `sv` in a new temp dir (its stderr in `stderr` there),
+/// once it has set up: (the temp dir, the scan dir, the scanner).
+fn scanner(name: &str) -> (TempDir, PathBuf, Daemon) {
+    let t = TempDir::new(name);
     let scan_dir = t.join("sv");
     fs::create_dir(&scan_dir).unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tend-scan"));
@@ -478,11 +476,20 @@ fn out_of_file_descriptors_the_scanner_reports_and_starts_the_rest_later() {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(fs::File::create(t.join("stderr")).unwrap());
-    let mut scan = Daemon::spawn(&mut cmd);
-    let err = || read(&t.join("stderr"));
+    let scan = Daemon::spawn(&mut cmd);
     wait_until(LIMIT, "tend-scan to set up", || {
         lowest_free_fd(scan.pid()) >= 6
     });
+    (t, scan_dir, scan)
+}
+
+#[test]
+fn out_of_file_descriptors_the_scanner_reports_and_starts_the_rest_later() {
+    if !have_prlimit() {
+        return;
+    }
+    let (t, scan_dir, mut scan) = scanner("faults-emfile-scan");
+    let err = || read(&t.join("stderr"));
     // Room for a few pipes (two descriptors per logged service) and the spawns, not 8.
     let limit = soft_limit(scan.pid(), "Max open files");
     set_soft_limit(
@@ -535,19 +542,8 @@ fn a_full_scan_that_fails_for_lack_of_descriptors_is_retried() {
     if !have_prlimit() {
         return;
     }
-    let t = TempDir::new("faults-emfile-full-scan");
-    let scan_dir = t.join("sv");
-    fs::create_dir(&scan_dir).unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tend-scan"));
-    cmd.arg(&scan_dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(fs::File::create(t.join("stderr")).unwrap());
-    let mut scan = Daemon::spawn(&mut cmd);
+    let (t, scan_dir, mut scan) = scanner("faults-emfile-full-scan");
     let err = || read(&t.join("stderr"));
-    wait_until(LIMIT, "tend-scan to set up", || {
-        lowest_free_fd(scan.pid()) >= 6
-    });
     // Stopped, out of descriptors, and with its inotify queue overflowed before a service
     // appears: the full scan the overflow calls for cannot open the scan dir, and no
     // event will ever name the service, so only a retried full scan can start it.

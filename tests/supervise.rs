@@ -337,6 +337,11 @@ fn finish_gets_exit_code_and_signal() {
         "{:?}",
         s.lines("events")
     );
+    // The shell opens ./run by name after the exec that status already reports: replacing
+    // the file before the second start has run would run the new one in its place.
+    wait_until(LIMIT, "the second start to run", || {
+        s.lines("events").iter().filter(|l| *l == "run").count() == 2
+    });
     write_exec(
         &s.dir().join("run"),
         "#!/bin/sh\necho run >> ../events\nexit 3\n",
