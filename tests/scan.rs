@@ -312,9 +312,13 @@ fn ten_logger_restarts(w: &World, text: impl Fn() -> String) {
         tend_core::control::send(&w.sv("web/log"), b"t").unwrap();
         wait_until(LIMIT, &format!("logger restart {i}"), || {
             // Quick restarts make the supervisor back off; `u` cuts that short (the 1 s
-            // spacing between starts still holds).
+            // spacing between starts still holds). The supervisor reports the new pid
+            // as soon as it has spawned it: wait for the run script's own line as well,
+            // so that the next TERM cannot hit it before it has written that line.
             let _ = tend_core::control::send(&w.sv("web/log"), b"u");
-            daemon_pid(&w.sv("web/log")).is_some_and(|p| p != old) && text().len() > before + 20
+            daemon_pid(&w.sv("web/log")).is_some_and(|p| p != old)
+                && text().len() > before + 20
+                && read(&w.out("web.log.starts")).lines().count() == i + 2
         });
     }
     tend_core::control::send(&w.sv("web"), b"d").unwrap();
