@@ -40,7 +40,8 @@ pub fn spawn_session(
     let mut pid: libc::pid_t = 0;
     // SAFETY: the two init calls initialise `attr` and `acts` (glibc's cannot fail; if
     // one did, nothing else touches them) and both are destroyed once, after the spawn.
-    // The sigset is initialised by sigemptyset before use. For posix_spawn, `path` and
+    // The sigset is initialised by sigemptyset before any other use, glibc_signals_too's
+    // included. For posix_spawn, `path` and
     // `argv` (null-terminated, its strings borrowed from `args`) outlive the call, and
     // `environ` is the process's own environment, which nothing here modifies.
     unsafe {
