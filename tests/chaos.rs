@@ -107,13 +107,7 @@ fn chaos_loses_and_doubles_nothing() {
                 // After kills, the scanner restarts the log supervisor with a growing delay
                 // (up to 10 s): wait for it, so that this fault happens in every run.
                 let log = sv.join("log");
-                wait_until(LIMIT, "the log supervisor to be back", || {
-                    Command::new(env!("CARGO_BIN_EXE_svok"))
-                        .arg(&log)
-                        .status()
-                        .unwrap()
-                        .success()
-                });
+                wait_until(LIMIT, "the log supervisor to be back", || svok(&log));
                 svc(&["-t"], &log);
                 counts[2] += 1;
             }
@@ -132,13 +126,7 @@ fn chaos_loses_and_doubles_nothing() {
         !supervisors(scan.pid(), "app").is_empty()
     });
     let pid = daemon_pid(&sv);
-    wait_until(LIMIT, "svok app", || {
-        Command::new(env!("CARGO_BIN_EXE_svok"))
-            .arg(&sv)
-            .status()
-            .unwrap()
-            .success()
-    });
+    wait_until(LIMIT, "svok app", || svok(&sv));
     svc(&["-dc"], &sv);
     wait_until(LIMIT, "the daemon to stop", || {
         pid.is_none_or(|p| !alive(p)) && daemon_pid(&sv).is_none()
@@ -160,4 +148,13 @@ fn chaos_loses_and_doubles_nothing() {
         counts.iter().all(|&c| c > 0) || secs < 10,
         "{why}: not every fault happened: {counts:?}"
     );
+}
+
+/// Whether svok finds a supervisor running on `dir`.
+fn svok(dir: &Path) -> bool {
+    Command::new(env!("CARGO_BIN_EXE_svok"))
+        .arg(dir)
+        .status()
+        .unwrap()
+        .success()
 }

@@ -1181,6 +1181,18 @@ mod tests {
             .collect()
     }
 
+    /// What ends the logged service of [`logged`] once its main side is gone: the log
+    /// supervisor (pid 20) is told to drain, and the pipe's write end is closed.
+    fn drain_log() -> Vec<Action> {
+        vec![
+            Action::Signal {
+                pid: 20,
+                sig: Sig::Hup,
+            },
+            Action::ClosePipeWrite(K),
+        ]
+    }
+
     /// A scanner with one active logged service: log supervisor pid 20, main pid 10.
     fn logged(t0: Instant) -> Scanner {
         let mut s = Scanner::new(T);
@@ -1374,16 +1386,7 @@ mod tests {
             }]
         );
         // The logger keeps running while the service goes down.
-        assert_eq!(
-            s.child_exited(10, Exit::Code(0), ms(t0, 150)),
-            vec![
-                Action::Signal {
-                    pid: 20,
-                    sig: Sig::Hup
-                },
-                Action::ClosePipeWrite(K)
-            ]
-        );
+        assert_eq!(s.child_exited(10, Exit::Code(0), ms(t0, 150)), drain_log());
         let acts = s.child_exited(20, Exit::Code(0), ms(t0, 160));
         assert_eq!(
             acts,
@@ -1537,44 +1540,20 @@ mod tests {
         // Once only: the daemon dies by its signal, and that is the end of it.
         assert_eq!(
             s.child_exited(99, Exit::Signal(15), ms(t0, 200)),
-            vec![
-                Action::Signal {
-                    pid: 20,
-                    sig: Sig::Hup
-                },
-                Action::ClosePipeWrite(K)
-            ]
+            drain_log()
         );
         // Nothing found: done with that side.
         let mut s = logged(t0);
         s.shutdown(t0);
         s.child_exited(10, Exit::Signal(9), ms(t0, 100));
         let acts = s.orphan(K, Side::Main, None, ms(t0, 100));
-        assert_eq!(
-            acts,
-            vec![
-                Action::Signal {
-                    pid: 20,
-                    sig: Sig::Hup
-                },
-                Action::ClosePipeWrite(K)
-            ]
-        );
+        assert_eq!(acts, drain_log());
         // Not after the scanner's own SIGKILL at the deadline.
         let mut s = logged(t0);
         s.shutdown(t0);
         s.timeout(ms(t0, 5000));
         let acts = s.child_exited(10, Exit::Signal(9), ms(t0, 5001));
-        assert_eq!(
-            acts,
-            vec![
-                Action::Signal {
-                    pid: 20,
-                    sig: Sig::Hup
-                },
-                Action::ClosePipeWrite(K)
-            ]
-        );
+        assert_eq!(acts, drain_log());
         // A removed dir is looked at too (the loop finds nothing if it is gone).
         let mut s = logged(t0);
         s.scan(&[], t0);
