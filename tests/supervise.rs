@@ -596,6 +596,18 @@ fn crash_loop_backs_off_and_recovers_when_fixed() {
 }
 
 #[test]
+fn a_run_that_exits_by_itself_a_second_after_start_backs_off() {
+    // Killed from outside, a run is restarted without backoff (faults.rs shows it under
+    // kill -9); one that fails by itself after a second is still a crash loop.
+    let mut s = Svc::new("selfexit", "#!/bin/sh\nsleep 1\nexit 1\n");
+    s.start();
+    wait_until(Duration::from_secs(30), "a visible backoff", || {
+        s.info("backoff").starts_with(|c: char| c.is_ascii_digit())
+    });
+    assert_eq!(s.info("exit"), "exit 1");
+}
+
+#[test]
 fn sigterm_brings_the_service_down_runs_finish_and_exits() {
     let mut s = Svc::new("sigterm", TRAPPING);
     write_exec(

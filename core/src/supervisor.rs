@@ -15,8 +15,9 @@ use crate::tai::Tai64n;
 
 /// Least time between two starts of `run`.
 pub const MIN_SPACING: Duration = Duration::from_secs(1);
-/// A run that ends sooner than this after its start counts as a quick death (backoff grows).
-pub const QUICK_DEATH: Duration = Duration::from_secs(1);
+/// A run that ends sooner than this after its start counts as a quick death (backoff
+/// grows), unless a signal from outside ended it ([`is_crash`]).
+pub const QUICK_DEATH: Duration = Duration::from_secs(2);
 /// A run that lasts this long clears the quick-death count (backoff over). Runs between
 /// the two leave the count as it is: neither a crash loop nor proof of health.
 pub const STABLE: Duration = Duration::from_secs(10);
@@ -266,7 +267,10 @@ impl Supervisor {
                 let ran = self.started.map(|s| now.mono.duration_since(s));
                 if ran.is_some_and(|r| r >= STABLE) {
                     self.fails = 0;
-                } else if ran.is_none_or(|r| r < QUICK_DEATH) && !self.signalled {
+                } else if ran.is_none_or(|r| r < QUICK_DEATH)
+                    && !self.signalled
+                    && exit.is_none_or(is_crash)
+                {
                     self.fails = self.fails.saturating_add(1);
                 }
                 self.state = State::Finish;
@@ -415,6 +419,27 @@ impl Supervisor {
         // A factor from 0.75 to 1.25, in thousandths.
         let permille = 750 + u32::try_from(self.rng % 501).unwrap_or(0);
         (base * permille / 1000).min(MAX_BACKOFF)
+    }
+}
+
+/// Whether a run that ended with `exit` failed by itself: it exited, or a fault killed it
+/// (SEGV, ABRT, BUS, ILL, FPE, SYS, or any signal not listed here). A run killed with
+/// KILL, TERM, INT, HUP, QUIT, USR1, USR2 or ALRM was stopped from outside (an admin, the
+/// OOM killer, a shutdown): no crash, so no backoff; the 1 s spacing still holds.
+pub fn is_crash(exit: Exit) -> bool {
+    const FROM_OUTSIDE: [i32; 8] = [
+        libc::SIGKILL,
+        libc::SIGTERM,
+        libc::SIGINT,
+        libc::SIGHUP,
+        libc::SIGQUIT,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+        libc::SIGALRM,
+    ];
+    match exit {
+        Exit::Code(_) => true,
+        Exit::Signal(sig) => !FROM_OUTSIDE.contains(&sig),
     }
 }
 
@@ -765,8 +790,43 @@ mod tests {
     }
 
     #[test]
-    fn runs_killed_after_a_second_do_not_back_off() {
+    fn runs_killed_from_outside_do_not_back_off() {
+        for sig in [9, 15, 2, 1, 3, 10, 12, 14] {
+            assert_ten_restarts_without_backoff(300, None, Exit::Signal(sig));
+        }
         assert_ten_restarts_without_backoff(1600, None, Exit::Signal(9));
+    }
+
+    /// Runs that end by themselves (or by a fault) `ms_per_run` after their start: the
+    /// delay between starts grows.
+    fn assert_backoff_grows(ms_per_run: u64, exit: Exit) {
+        let t0 = Instant::now();
+        let mut s = Supervisor::new(Settings::default(), at(t0, 0), 7);
+        let mut ms = 0;
+        for pid in 1..=4 {
+            assert_eq!(
+                acts(s.step(Event::Tick, at(t0, ms))),
+                vec![Action::SpawnRun]
+            );
+            s.step(Event::RunStarted(pid), at(t0, ms));
+            ms += ms_per_run;
+            s.step(Event::RunExited(Some(exit)), at(t0, ms));
+            s.step(Event::FinishExited, at(t0, ms));
+            ms = s
+                .deadline()
+                .map(|d| d.duration_since(t0).as_millis() as u64)
+                .unwrap();
+        }
+        assert!(s.info.backoff.is_some(), "{exit:?} after {ms_per_run} ms");
+    }
+
+    #[test]
+    fn runs_that_fail_by_themselves_back_off() {
+        assert_backoff_grows(1000, Exit::Code(1));
+        assert_backoff_grows(1500, Exit::Code(0));
+        for sig in [11, 6, 7, 4, 8, 31] {
+            assert_backoff_grows(100, Exit::Signal(sig));
+        }
     }
 
     #[test]
