@@ -5,7 +5,9 @@
 #
 # Usage: bench/log-throughput.sh            (from anywhere; builds tend-log --release)
 # Environment: LINES (2000000), TRIALS (3), BENCH_DIR (where input and logdirs go;
-# default a fresh dir under /dev/shm if it exists, else under /tmp), KEEP=1 keeps it.
+# default a fresh dir under /dev/shm if it exists, else under /tmp), KEEP=1 keeps it,
+# TEND_LOG_BEFORE (another tend-log binary, e.g. an older commit's, measured in the same
+# run as a row of its own).
 set -euo pipefail
 
 LINES=${LINES:-2000000}
@@ -40,6 +42,9 @@ LOGGERS=(
 	"svlogd -ttt (s16777215)::svlogd -ttt LOGDIR"
 	"s6-log T s16777215::s6-log n1000 s16777215 T LOGDIR"
 )
+if [ -n "${TEND_LOG_BEFORE:-}" ]; then
+	LOGGERS+=("tend-log before -s 16M (ISO stamps)::$TEND_LOG_BEFORE -s 16M -n 1000 LOGDIR")
+fi
 
 # Concatenates archives (oldest first) and current, cuts each line's stamp off (its
 # width found on the first line) and compares with the input.

@@ -67,6 +67,8 @@ fn fill(path: &Path) {
 struct Logger {
     d: Daemon,
     wr: Option<fs::File>,
+    /// The test's copy of the pipe's read end, for a next instance.
+    rd: std::os::fd::OwnedFd,
     stderr: PathBuf,
 }
 
@@ -82,11 +84,12 @@ fn start(t: &TempDir, dir: &Path, args: &[&str], preload: &[u8]) -> Logger {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tend-log"));
     cmd.args(args)
         .arg(dir)
-        .stdin(Stdio::from(rd))
+        .stdin(Stdio::from(rd.try_clone().unwrap()))
         .stderr(fs::File::create(&stderr).unwrap());
     Logger {
         d: Daemon::spawn(&mut cmd),
         wr: Some(wr),
+        rd,
         stderr,
     }
 }
@@ -122,7 +125,7 @@ fn everything(dir: &Path) -> Vec<u8> {
 #[test]
 fn block_pauses_the_writer_and_loses_nothing() {
     let t = TempDir::new("logfull-block");
-    let Some(_fs) = Tmpfs::mount(&t.join("mnt"), "256k") else {
+    let Some(_fs) = Tmpfs::mount(&t.join("mnt"), "1m") else {
         return;
     };
     let dir = t.join("mnt/log");
@@ -130,8 +133,9 @@ fn block_pauses_the_writer_and_loses_nothing() {
     let mut l = start(&t, &dir, &["-t", "none", "-s", "16k", "-n", "0"], b"");
     wait_until(LIMIT, "current", || dir.join("current").exists());
     fill(&filler);
-    // More than the pipe and tend-log's buffers can hold, less than the file system.
-    let input = numbered(3000, 64);
+    // More than the pipe (256 KiB: tend-log enlarges it) and tend-log's buffers can hold,
+    // less than the file system.
+    let input = numbered(10000, 64);
     let done = Arc::new(AtomicBool::new(false));
     let writer = {
         let (mut wr, input, done) = (l.wr.take().unwrap(), input.clone(), Arc::clone(&done));
@@ -167,17 +171,20 @@ fn block_pauses_the_writer_and_loses_nothing() {
     );
 }
 
-#[test]
-fn sigterm_is_honoured_while_the_disk_is_full() {
-    let t = TempDir::new("logfull-term");
+/// SIGTERM while the disk is full under `policy`: tend-log exits at once, and what it had
+/// read and not written is still in the pipe; the next tend-log writes it, once.
+fn sigterm_while_full_leaves_the_lines_in_the_pipe(policy: &str) {
+    let t = TempDir::new(&format!("logfull-term-{policy}"));
     let Some(_fs) = Tmpfs::mount(&t.join("mnt"), "256k") else {
         return;
     };
     let dir = t.join("mnt/log");
     fs::create_dir(&dir).unwrap();
-    fill(&t.join("mnt/filler"));
+    let filler = t.join("mnt/filler");
+    fill(&filler);
     let input = numbered(10, 20);
-    let mut l = start(&t, &dir, &["-t", "none"], &input);
+    let args = ["-t", "none", "-f", policy];
+    let mut l = start(&t, &dir, &args, &input);
     wait_until(LIMIT, "the pause warning", || {
         read(&l.stderr).contains("pausing input")
     });
@@ -193,12 +200,39 @@ fn sigterm_is_honoured_while_the_disk_is_full() {
     assert_eq!(
         last,
         format!(
-            "tend-log: fatal: unable to write {}/current: No space left on device; {} bytes not written",
+            "tend-log: fatal: unable to write {}/current: No space left on device; {} bytes left in the pipe for the next tend-log",
             dir.display(),
             input.len()
         )
     );
+    // Room again: the next tend-log on the same pipe writes every line, once.
+    fs::remove_file(&filler).unwrap();
+    let stderr = t.join("stderr-next");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tend-log"));
+    cmd.args(args)
+        .arg(&dir)
+        .stdin(Stdio::from(l.rd.try_clone().unwrap()))
+        .stderr(fs::File::create(&stderr).unwrap());
+    let mut next = Daemon::spawn(&mut cmd);
     drop(l.wr.take());
+    let st = next.wait_exit(LIMIT);
+    assert!(st.success(), "{st:?} {}", read(&stderr));
+    assert_eq!(
+        everything(&dir),
+        input,
+        "lost or doubled data\n{}",
+        t.listing()
+    );
+}
+
+#[test]
+fn sigterm_is_honoured_while_the_disk_is_full() {
+    sigterm_while_full_leaves_the_lines_in_the_pipe("block");
+}
+
+#[test]
+fn sigterm_while_full_under_free_keeps_the_lines_too() {
+    sigterm_while_full_leaves_the_lines_in_the_pipe("free");
 }
 
 #[test]

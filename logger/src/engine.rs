@@ -5,9 +5,11 @@
 //! Buffers are allocated once: the input buffer (128 KiB, or twice LINEMAX if larger) and
 //! the output buffer (128 KiB, or LINEMAX plus 64 bytes if larger). Lines are copied from
 //! one to the other behind a cached stamp; the output buffer is written with one write(2)
-//! when full or when the input has run dry. What both hold is what a SIGKILL loses
-//! (tend-log(8), "Crashes").
-use std::os::fd::{BorrowedFd, OwnedFd};
+//! when full or when the input has run dry. The engine counts the input bytes whose lines
+//! are written ([`Logger::release`] consumes them from a peeked pipe, [`crate::input`]):
+//! from a pipe, a SIGKILL loses nothing, and doubles at most what the output buffer held;
+//! from other input, it loses what both buffers hold (tend-log(8), "Crashes").
+use std::os::fd::OwnedFd;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -16,6 +18,7 @@ use tend_core::Error;
 
 use crate::clock::Clock;
 use crate::config::{Config, Policy};
+use crate::input::Input;
 use crate::logdir::{Found, Logdir};
 use crate::pagebuf::PageBuf;
 use crate::scan::{cut_point, find_newline};
@@ -138,11 +141,25 @@ struct Processing {
     start_at: Instant,
 }
 
+/// A piece of input to write: `inbuf[start..end]`, then the next piece starts at `next`.
+#[derive(Clone, Copy, Debug)]
+struct Piece {
+    start: usize,
+    end: usize,
+    next: usize,
+    /// The next piece continues this line (split at LINEMAX).
+    cont_next: bool,
+    /// The line is not complete: write it without a newline, leaving it open.
+    open: bool,
+}
+
 /// Why the logger stopped with data unwritten.
 #[derive(Debug)]
 pub struct Lost {
     /// Bytes that were read but could not be written.
     pub bytes: u64,
+    /// Those bytes are still in the input pipe, for the next tend-log.
+    pub kept: bool,
     /// The failure.
     pub err: Error,
 }
@@ -171,6 +188,22 @@ pub struct Logger<C: Clock> {
     out: PageBuf,
     out_start: usize,
     out_end: usize,
+    /// Input bytes whose lines are in the output buffer, not yet written.
+    out_in: usize,
+    /// Input bytes whose lines are written (or dropped): to consume from a peeked pipe.
+    done_in: usize,
+    /// `current` ends inside a line: its start is written (no newline yet), the rest is to
+    /// follow without a stamp.
+    open_line: bool,
+    /// Bytes of that line written so far (counted against LINEMAX).
+    line_len: usize,
+    /// Whether `current` was inside a line when the output buffer was last empty.
+    open_before_out: bool,
+    /// The input has nothing new right now (see [`Logger::input_idle`]).
+    idle: bool,
+    /// The input is a peeked pipe: a partial line is written when the input is idle, so
+    /// that no held byte waits in the pipe while the loop sleeps.
+    peeking: bool,
     work: Option<(Job, Step)>,
     /// The stem (`@<label>`) of the archive the last rotation made.
     archived: Option<String>,
@@ -223,6 +256,13 @@ impl<C: Clock> Logger<C> {
             out: PageBuf::new(out_size)?,
             out_start: 0,
             out_end: 0,
+            out_in: 0,
+            done_in: 0,
+            open_line: false,
+            line_len: 0,
+            open_before_out: false,
+            idle: false,
+            peeking: false,
             work: None,
             archived: None,
             processing: None,
@@ -289,14 +329,27 @@ impl<C: Clock> Logger<C> {
         }
     }
 
-    /// Tells the logger that no input is waiting right now: what it holds goes out.
+    /// Tells the logger that no input is waiting right now: what it holds goes out, and
+    /// from a peeked pipe the start of a line in hand too (its rest follows unstamped).
     pub fn input_idle(&mut self) {
         self.more_waiting = false;
+        self.idle = true;
     }
 
     /// Whether a failure is pausing input.
     pub fn stalled(&self) -> bool {
         self.stall.is_some()
+    }
+
+    /// Consumes from a peeked pipe the input bytes whose lines are written or dropped.
+    ///
+    /// Errors: from the input; the bytes stay held and are consumed at the next call.
+    pub fn release(&mut self, input: &mut Input<'_>) -> Result<(), Errno> {
+        if self.done_in > 0 {
+            input.consume(self.done_in)?;
+            self.done_in = 0;
+        }
+        Ok(())
     }
 
     /// Bytes read but not yet written.
@@ -310,6 +363,11 @@ impl<C: Clock> Logger<C> {
             && self.out_start == self.out_end
             && self.work.is_none()
             && self.stall.is_none()
+    }
+
+    /// Whether `current` ends inside a line whose rest has not come yet.
+    pub fn line_open(&self) -> bool {
+        self.open_line
     }
 
     /// Length of the line in hand (read, without its newline yet).
@@ -326,9 +384,12 @@ impl<C: Clock> Logger<C> {
         partial.last() == Some(&b'\n') || partial.len() > self.cfg.linemax
     }
 
-    /// Reads at most `limit` bytes of input (one read(2)); returns the count, 0 at EOF.
-    /// Call only when [`Logger::process`] has taken every complete line.
-    pub fn read_input(&mut self, fd: BorrowedFd<'_>, limit: usize) -> Result<usize, Errno> {
+    /// Takes at most `limit` new bytes of input (one [`Input::fill`]); returns the count,
+    /// 0 at EOF. Call only when [`Logger::process`] has taken every complete line.
+    ///
+    /// Errors: `AGAIN` when nothing new is there (with a pipe full of a partial line, that
+    /// line is then cut at the next [`Logger::process`]); others from the input.
+    pub fn read_input(&mut self, input: &mut Input<'_>, limit: usize) -> Result<usize, Errno> {
         self.compact();
         let room = self.inbuf.len() - self.in_end;
         let want = room.min(limit);
@@ -338,8 +399,10 @@ impl<C: Clock> Logger<C> {
         let Some(buf) = self.inbuf.get_mut(self.in_end..self.in_end + want) else {
             return Ok(0);
         };
-        let n = rustix::io::read(fd, buf)?;
+        self.peeking = input.peeking();
+        let n = input.fill(buf)?;
         if n > 0 {
+            self.idle = false;
             self.batch_start = self.in_end;
             self.batch_time = self.clock.now();
             self.in_end += n;
@@ -408,6 +471,10 @@ impl<C: Clock> Logger<C> {
             self.write_marker()?;
         }
         loop {
+            if self.reopen_asked || self.rotate_asked {
+                // The line in progress ends here; its rest gets a continuation stamp.
+                self.close_open_line()?;
+            }
             if self.reopen_asked {
                 // A reopen also rescues a rotation stuck on a logdir that went away.
                 self.reopen_asked = false;
@@ -426,12 +493,14 @@ impl<C: Clock> Logger<C> {
                 }
                 continue;
             }
-            let Some((start, end, next, cont_next)) = self.next_piece(at_end) else {
+            let Some(piece) = self.next_piece(at_end) else {
                 break;
             };
+            let (start, end) = (piece.start, piece.end);
             let need = (self.stamper.format().len() + (end - start) + 1) as u64;
             let size = self.logical_size();
-            if self.cfg.size > 0 && size > 0 && size + need > self.cfg.size {
+            // A line begun in `current` ends there before any rotation by size.
+            if !self.open_line && self.cfg.size > 0 && size > 0 && size + need > self.cfg.size {
                 if self.processing.is_some() {
                     self.waiting = true; // the next rotation waits for the processor
                     break;
@@ -442,9 +511,10 @@ impl<C: Clock> Logger<C> {
             if self.out.len() - self.out_end < need as usize {
                 self.flush()?;
             }
-            self.put(start, end);
-            self.in_start = next;
-            self.continued = cont_next;
+            self.put(&piece);
+            self.out_in += piece.next - start;
+            self.in_start = piece.next;
+            self.continued = piece.cont_next;
         }
         if at_end || !self.more_waiting {
             self.flush()?;
@@ -452,10 +522,12 @@ impl<C: Clock> Logger<C> {
         Ok(())
     }
 
-    /// The next piece of input to write: (start, end, where the next piece starts,
-    /// whether it continues this line), or None if only an incomplete line is left.
-    fn next_piece(&mut self, at_end: bool) -> Option<(usize, usize, usize, bool)> {
-        let (start, end, max) = (self.in_start, self.in_end, self.cfg.linemax);
+    /// The next piece of input to write, or None if only an incomplete line is left (and
+    /// it is not to be written open yet).
+    fn next_piece(&mut self, at_end: bool) -> Option<Piece> {
+        let (start, end) = (self.in_start, self.in_end);
+        // What LINEMAX leaves of a line whose start is written already.
+        let max = self.cfg.linemax.saturating_sub(self.line_len);
         if start == end {
             return None;
         }
@@ -466,15 +538,27 @@ impl<C: Clock> Logger<C> {
             .get(from..end)
             .and_then(find_newline)
             .map(|i| from - start + i);
+        let whole = |len: usize, next: usize| Piece {
+            start,
+            end: start + len,
+            next,
+            cont_next: false,
+            open: false,
+        };
         match newline {
-            Some(nl) if nl <= max => Some((start, start + nl, start + nl + 1, false)),
+            Some(nl) if nl <= max => Some(whole(nl, start + nl + 1)),
             Some(_) => Some(self.split(start, max)),
             None => {
                 self.scanned = end;
                 if avail.len() > max {
                     Some(self.split(start, max))
                 } else if at_end {
-                    Some((start, end, end, false))
+                    Some(whole(avail.len(), end))
+                } else if self.idle && self.peeking {
+                    Some(Piece {
+                        open: true,
+                        ..whole(avail.len(), end)
+                    })
                 } else {
                     None
                 }
@@ -482,28 +566,67 @@ impl<C: Clock> Logger<C> {
         }
     }
 
-    fn split(&self, start: usize, max: usize) -> (usize, usize, usize, bool) {
+    fn split(&self, start: usize, max: usize) -> Piece {
         let line = self.inbuf.get(start..self.in_end).unwrap_or_default();
         let cut = start + cut_point(line, max);
-        (start, cut, cut, true)
+        Piece {
+            start,
+            end: cut,
+            next: cut,
+            cont_next: true,
+            open: false,
+        }
     }
 
-    /// Copies stamp, piece and newline into the output buffer (room was checked).
-    fn put(&mut self, start: usize, end: usize) {
-        let t = self.time_at(start);
-        let stamp = self.stamper.stamp(t);
-        let mut at = self.out_end;
-        let slen = stamp.len();
-        self.out[at..at + slen].copy_from_slice(stamp);
-        if self.continued && slen > 0 {
-            self.out[at + slen - 1] = SEP_CONTINUED;
+    /// Copies stamp (unless the line is open in `current`), piece and newline (unless the
+    /// piece leaves the line open) into the output buffer (room was checked).
+    fn put(&mut self, piece: &Piece) {
+        if self.out_end == 0 {
+            self.open_before_out = self.open_line;
         }
-        at += slen;
-        let len = end - start;
-        self.out[at..at + len].copy_from_slice(&self.inbuf[start..end]);
+        let mut at = self.out_end;
+        if !self.open_line {
+            let stamp = self.stamper.stamp(self.time_at(piece.start));
+            let slen = stamp.len();
+            self.out[at..at + slen].copy_from_slice(stamp);
+            if self.continued && slen > 0 {
+                self.out[at + slen - 1] = SEP_CONTINUED;
+            }
+            at += slen;
+        }
+        let len = piece.end - piece.start;
+        self.out[at..at + len].copy_from_slice(&self.inbuf[piece.start..piece.end]);
         at += len;
-        self.out[at] = b'\n';
-        self.out_end = at + 1;
+        if piece.open {
+            self.open_line = true;
+            self.line_len += len;
+        } else {
+            self.out[at] = b'\n';
+            at += 1;
+            self.open_line = false;
+            self.line_len = 0;
+        }
+        self.out_end = at;
+    }
+
+    /// Ends the line left open in `current` with a newline; what follows of it gets a
+    /// continuation stamp.
+    fn close_open_line(&mut self) -> Result<(), Error> {
+        if !self.open_line {
+            return Ok(());
+        }
+        if self.out_end == self.out.len() {
+            self.flush()?;
+        }
+        if self.out_end == 0 {
+            self.open_before_out = true;
+        }
+        self.out[self.out_end] = b'\n';
+        self.out_end += 1;
+        self.open_line = false;
+        self.line_len = 0;
+        self.continued = true;
+        Ok(())
     }
 
     /// Writes the output buffer to `current`, applying the policy to failures.
@@ -518,6 +641,7 @@ impl<C: Clock> Logger<C> {
         }
         self.out_start = 0;
         self.out_end = 0;
+        self.done_in += std::mem::take(&mut self.out_in);
         Ok(())
     }
 
@@ -567,6 +691,15 @@ impl<C: Clock> Logger<C> {
                 self.notes.push(Note::Warning(e.to_string()));
             }
         }
+        // Whether `current` now ends inside a line: the written part's last newline is
+        // kept; without one, `current` is as it was before this buffer.
+        let newline_kept = tail < written.len();
+        self.open_line = if newline_kept {
+            false
+        } else {
+            self.open_before_out
+        };
+        self.line_len = 0;
         let lost = &self.out[self.out_start - tail..self.out_end];
         let lines = lost.iter().filter(|&&b| b == b'\n').count() as u64;
         let stamps = lines * self.stamper.format().len() as u64;
@@ -575,15 +708,17 @@ impl<C: Clock> Logger<C> {
         self.dropped.full |= full;
         self.out_start = 0;
         self.out_end = 0;
+        self.done_in += std::mem::take(&mut self.out_in);
     }
 
     /// Under `drop`, while writing is known to fail: counts and discards input lines.
     fn drop_input(&mut self, at_end: bool) {
-        while let Some((start, end, next, cont_next)) = self.next_piece(at_end) {
+        while let Some(p) = self.next_piece(at_end) {
             self.dropped.lines += 1;
-            self.dropped.bytes += (end - start + 1) as u64;
-            self.in_start = next;
-            self.continued = cont_next;
+            self.dropped.bytes += (p.end - p.start + 1) as u64;
+            self.done_in += p.next - p.start;
+            self.in_start = p.next;
+            self.continued = p.cont_next;
         }
     }
 
@@ -591,7 +726,13 @@ impl<C: Clock> Logger<C> {
     /// dropped, and ends the dropping.
     fn write_marker(&mut self) -> Result<(), Error> {
         if self.dropped.lines > 0 {
-            let mut line = self.stamper.stamp(self.clock.now()).to_vec();
+            // A line left open in `current` ends before the marker.
+            let mut line = if self.open_line {
+                b"\n".to_vec()
+            } else {
+                Vec::new()
+            };
+            line.extend_from_slice(self.stamper.stamp(self.clock.now()));
             let why = if self.dropped.full {
                 "full"
             } else {
@@ -616,6 +757,8 @@ impl<C: Clock> Logger<C> {
                     Err(errno) => return self.marker_failed(before, done, errno),
                 }
             }
+            self.open_line = false;
+            self.line_len = 0;
             self.notes.push(Note::Info(format!(
                 "dropped {} lines ({} bytes) while {} was {why}",
                 self.dropped.lines,
@@ -863,20 +1006,48 @@ impl<C: Clock> Logger<C> {
         }
     }
 
-    /// Ends the run: takes the last line (adding a newline), writes everything, fsyncs
-    /// `current` and marks it finished (0744). Makes one attempt only.
+    /// Ends the run: writes every line (with `at_end`, the last one without a newline too,
+    /// adding one), consumes their input, fsyncs `current` and marks it finished (0744).
+    /// Makes one attempt only. Without `at_end`, a partial line stays in a peeked pipe.
     ///
-    /// Errors: what could not be written, with the failure.
-    pub fn finish(&mut self) -> Result<(), Lost> {
+    /// Errors: what could not be written, with the failure; from a peeked pipe it is not
+    /// lost ([`Lost::kept`]): the part of it already in `current` is cut off again, so that
+    /// the next tend-log writes it once.
+    pub fn finish(&mut self, input: &mut Input<'_>, at_end: bool) -> Result<(), Lost> {
         self.retry_now();
         // A rotation may be waiting for the processor: stop it first, and again after
         // the last rotation (which may have started another).
         self.abandon_processor();
-        self.process(true);
+        self.process(at_end);
         self.abandon_processor();
+        if self.open_line && self.stall.is_none() {
+            // The rest of that line, if it ever comes, is the next tend-log's first line.
+            let closed = self.close_open_line().and_then(|()| self.flush());
+            if let Err(e) = closed {
+                self.failed(e);
+            }
+        }
+        let released = self.release(input);
+        let kept = input.peeking() && !at_end; // at the end, the pipe goes with us
+        let only_partial = !at_end && kept && self.next_piece(false).is_none();
+        let rest_written = self.out_start == self.out_end && self.work.is_none();
+        if only_partial && rest_written && self.stall.is_none() {
+            self.in_start = self.in_end; // left in the pipe for the next tend-log
+        }
+        if let Err(errno) = released {
+            return Err(Lost {
+                bytes: 0,
+                kept: true,
+                err: Error::Sys {
+                    op: "take written lines off standard input".into(),
+                    errno,
+                },
+            });
+        }
         if self.cfg.policy == Policy::Drop && self.dropped.lines > 0 {
             return Err(Lost {
                 bytes: 0, // the message counts them
+                kept: false,
                 err: Error::Invalid(format!(
                     "dropped {} lines ({} bytes) while {} was {}, and could not log that",
                     self.dropped.lines,
@@ -895,8 +1066,12 @@ impl<C: Clock> Logger<C> {
                 op: format!("write {}", self.dir.current_path()),
                 errno: Errno::IO,
             });
+            if kept {
+                self.unwrite();
+            }
             return Err(Lost {
                 bytes: self.unwritten(),
+                kept,
                 err,
             });
         }
@@ -904,7 +1079,21 @@ impl<C: Clock> Logger<C> {
             .dir
             .sync_current()
             .and_then(|()| self.dir.mark_current(true));
-        done.map_err(|err| Lost { bytes: 0, err })
+        done.map_err(|err| Lost {
+            bytes: 0,
+            kept,
+            err,
+        })
+    }
+
+    /// Cuts off `current` the part of the output buffer that was written: its input is
+    /// still in the pipe. If that fails, the next tend-log writes those lines again.
+    fn unwrite(&mut self) {
+        let written = self.out_start as u64;
+        let size = self.dir.size();
+        if written > 0 && size >= written && self.dir.truncate(size - written).is_ok() {
+            self.out_start = 0;
+        }
     }
 }
 
@@ -946,14 +1135,15 @@ mod tests {
         let c = Rc::clone(&clock);
         let mut log = Logger::new(Config::new(dir.clone()), move || c.get()).unwrap();
         let (mut wr, rd) = UnixStream::pair().unwrap();
+        let mut input = Input::new(rd.as_fd());
         for (when, text) in [(0, "ab"), (1, "c"), (2, "d\nxyz\n"), (3, "last")] {
             clock.set(t1 + Duration::from_secs(when));
             wr.write_all(text.as_bytes()).unwrap();
-            assert!(log.read_input(rd.as_fd(), usize::MAX).unwrap() > 0);
+            assert!(log.read_input(&mut input, usize::MAX).unwrap() > 0);
             log.process(false);
         }
         clock.set(t1 + Duration::from_secs(9));
-        log.finish().unwrap();
+        log.finish(&mut input, true).unwrap();
         assert_eq!(
             std::fs::read_to_string(dir.join("current")).unwrap(),
             "2026-11-25T18:42:51.000000Z abcd\n\
@@ -976,11 +1166,12 @@ mod tests {
         let c = Rc::clone(&clock);
         let mut log = Logger::new(cfg, move || c.get()).unwrap();
         let (mut wr, rd) = UnixStream::pair().unwrap();
+        let mut input = Input::new(rd.as_fd());
         let mut names = Vec::new();
         for (i, back) in [0u64, 86_400, 2 * 86_400].iter().enumerate() {
             clock.set(t0 - Duration::from_secs(*back));
             wr.write_all(format!("line {i}\n").as_bytes()).unwrap();
-            assert!(log.read_input(rd.as_fd(), usize::MAX).unwrap() > 0);
+            assert!(log.read_input(&mut input, usize::MAX).unwrap() > 0);
             log.process(false);
             log.ask_rotate();
             log.process(false);

@@ -5,6 +5,7 @@
 pub mod clock;
 pub mod config;
 pub mod engine;
+pub mod input;
 pub mod logdir;
 pub mod pagebuf;
 pub mod privs;

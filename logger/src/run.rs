@@ -10,9 +10,11 @@ use tend_core::Error;
 
 use crate::clock::Clock;
 use crate::engine::{Logger, Lost, Note};
+use crate::input::Input;
 use crate::signals::Signals;
 
-/// How long SIGTERM waits for the rest of a line whose start was read already.
+/// How long SIGTERM waits for the rest of a line whose start was read already (input
+/// that is not a pipe; from a pipe, the partial line stays there).
 pub const TERM_LINE_WAIT: Duration = Duration::from_secs(1);
 
 /// How a run ended well.
@@ -20,7 +22,8 @@ pub const TERM_LINE_WAIT: Duration = Duration::from_secs(1);
 pub enum Outcome {
     /// End of input: everything written, `current` finished.
     Eof,
-    /// SIGTERM: everything read was written, `current` finished; unread input is left.
+    /// SIGTERM: every complete line read was written, `current` finished; the rest of the
+    /// input is left.
     Term,
 }
 
@@ -36,7 +39,7 @@ pub enum Failure {
 /// Runs the logger on `input` until EOF or SIGTERM; `notes` receives every message.
 pub fn run<C: Clock>(
     log: &mut Logger<C>,
-    input: BorrowedFd<'_>,
+    input: &mut Input<'_>,
     sigs: &Signals,
     notes: &mut dyn FnMut(Note),
 ) -> Result<Outcome, Failure> {
@@ -56,27 +59,48 @@ pub fn run<C: Clock>(
             act_now = true; // a processor ended
         }
         if sigs.term() {
-            let done = finish_line_in_hand(log, input, sigs, eof).and_then(|()| end(log, notes));
-            return done.map(|()| Outcome::Term);
+            let mut at_end = eof;
+            if input.peeking() {
+                finish_open_line(log, input, sigs, eof)?;
+            } else {
+                finish_line_in_hand(log, input, sigs, eof)?;
+                at_end = true; // what was read is written, a partial line included
+            }
+            return end(log, input, at_end, notes).map(|()| Outcome::Term);
         }
         if act_now || log.deadline().is_none_or(|t| t <= Instant::now()) {
             log.process(eof);
+            log.release(input).map_err(|errno| {
+                Failure::Input(Error::Sys {
+                    op: "take written lines off standard input".into(),
+                    errno,
+                })
+            })?;
         }
         act_now = false;
         log.take_notes().into_iter().for_each(&mut *notes);
         if eof && log.drained() && !log.processing() {
-            end(log, notes)?;
+            end(log, input, true, notes)?;
             return match input_err {
                 Some(e) => Err(Failure::Input(e)),
                 None => Ok(Outcome::Eof),
             };
         }
         let read = !eof && log.wants_input();
-        match wait(sigs, input, read, log.deadline()) {
+        let ready = if read && input.more() {
+            Ok(true) // a fill left bytes behind: no wakeup will announce them
+        } else {
+            wait(sigs, input.poll_fd(), read, log.deadline())
+        };
+        match ready {
             Ok(true) => match log.read_input(input, usize::MAX) {
                 Ok(0) => eof = true,
                 Ok(_) => act_now = true,
-                Err(Errno::INTR | Errno::AGAIN) => {}
+                Err(Errno::INTR) => {}
+                Err(Errno::AGAIN) => {
+                    log.input_idle();
+                    act_now = true;
+                }
                 Err(errno) => {
                     eof = true;
                     input_err = Some(Error::Sys {
@@ -110,11 +134,12 @@ fn wait(
     Ok(read && !fds[1].revents().is_empty())
 }
 
-/// After SIGTERM: if part of a line was read, reads the rest of it one byte at a time (so
-/// nothing beyond its newline is taken from the pipe), for at most [`TERM_LINE_WAIT`].
+/// After SIGTERM, for input that is not peeked: if part of a line was read, reads the rest
+/// of it one byte at a time (so nothing beyond its newline is taken), for at most
+/// [`TERM_LINE_WAIT`].
 fn finish_line_in_hand<C: Clock>(
     log: &mut Logger<C>,
-    input: BorrowedFd<'_>,
+    input: &mut Input<'_>,
     sigs: &Signals,
     eof: bool,
 ) -> Result<(), Failure> {
@@ -127,7 +152,7 @@ fn finish_line_in_hand<C: Clock>(
         if Instant::now() >= end {
             break;
         }
-        match wait(sigs, input, true, Some(end)) {
+        match wait(sigs, input.poll_fd(), true, Some(end)) {
             Ok(true) => match log.read_input(input, 1) {
                 Ok(0) => break,
                 Ok(_) | Err(Errno::INTR | Errno::AGAIN) => {}
@@ -140,9 +165,47 @@ fn finish_line_in_hand<C: Clock>(
     Ok(())
 }
 
-/// Writes what is left and finishes `current`.
-fn end<C: Clock>(log: &mut Logger<C>, notes: &mut dyn FnMut(Note)) -> Result<(), Failure> {
-    let done = log.finish();
+/// After SIGTERM, for a peeked pipe: if the start of a line is written already, waits for
+/// its end (for at most [`TERM_LINE_WAIT`]), so that it is not split; every complete line
+/// that comes with it is written too, the rest stays in the pipe.
+fn finish_open_line<C: Clock>(
+    log: &mut Logger<C>,
+    input: &mut Input<'_>,
+    sigs: &Signals,
+    eof: bool,
+) -> Result<(), Failure> {
+    let end = Instant::now() + TERM_LINE_WAIT;
+    while !eof && log.line_open() && !log.stalled() && Instant::now() < end {
+        let ready = if input.more() {
+            Ok(true)
+        } else {
+            wait(sigs, input.poll_fd(), true, Some(end))
+        };
+        match ready {
+            Ok(true) => match log.read_input(input, usize::MAX) {
+                Ok(0) => break,
+                Ok(_) | Err(Errno::INTR | Errno::AGAIN) => {}
+                Err(_) => break,
+            },
+            Ok(false) => {}
+            Err(_) => break,
+        }
+        log.process(false);
+        if log.release(input).is_err() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Writes what is left (with `at_end`, a last partial line too) and finishes `current`.
+fn end<C: Clock>(
+    log: &mut Logger<C>,
+    input: &mut Input<'_>,
+    at_end: bool,
+    notes: &mut dyn FnMut(Note),
+) -> Result<(), Failure> {
+    let done = log.finish(input, at_end);
     log.take_notes().into_iter().for_each(&mut *notes);
     done.map_err(Failure::Lost)
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use tend::{fatal, say, usage, warn, EXIT_SYS};
 use tend_logger::config::{parse_size, MAX_LINEMAX, MIN_LINEMAX};
 use tend_logger::engine::Note;
+use tend_logger::input::Input;
 use tend_logger::run::{run, Failure};
 use tend_logger::signals::Signals;
 use tend_logger::{privs, Config, Format, Logger, Policy, SystemClock};
@@ -41,8 +42,20 @@ fn start() -> u8 {
             return fatal(PROG, &e);
         }
     }
-    match run(&mut log, rustix::stdio::stdin(), &sigs, &mut print_note) {
+    let mut input = Input::new(rustix::stdio::stdin());
+    match run(&mut log, &mut input, &sigs, &mut print_note) {
         Ok(_) => 0,
+        Err(Failure::Lost(lost)) if lost.kept && lost.bytes > 0 => {
+            say(
+                PROG,
+                "fatal",
+                format!(
+                    "{}; {} bytes left in the pipe for the next tend-log",
+                    lost.err, lost.bytes
+                ),
+            );
+            EXIT_SYS
+        }
         Err(Failure::Lost(lost)) if lost.bytes > 0 => {
             say(
                 PROG,
