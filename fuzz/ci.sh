@@ -28,6 +28,8 @@ fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# The file-based targets (read_status, settings) keep a temp dir per process: in $work.
+export TMPDIR=$work
 passed=0 failed=0
 for t in $targets; do
 	mkdir -p "$work/$t" "artifacts/$t"
