@@ -1,21 +1,44 @@
-//! Copies the argv-parsing binaries of bins/src/bin into OUT_DIR without their `//!` inner
-//! doc comments, so that fuzz_targets/argv.rs can `include!` each one inside a module and
-//! reach its private `parse_args` without moving code out of the binaries.
+//! Copies the argv-parsing binaries of bins/src/bin into OUT_DIR in a form that
+//! fuzz_targets/argv.rs can `include!` inside a module, so that it reaches each one's
+//! private `parse_args` without moving code out of the binaries. Removed, each replaced by
+//! an empty line so that line numbers still match the source:
+//! - the `//!` module docs and top-level inner attributes (`#![cfg_attr(not(test), no_main)]`),
+//!   which `include!` does not accept;
+//! - the `tend::lean_main!(...);` invocation, which would define a C `main` per program
+//!   next to libFuzzer's own.
 use std::path::PathBuf;
 
-fn main() {
-    let out = PathBuf::from(std::env::var_os("OUT_DIR").unwrap_or_default());
-    for prog in ["svc", "svok", "svstat", "svwait"] {
+const PROGS: [&str; 4] = ["svc", "svok", "svstat", "svwait"];
+
+fn main() -> Result<(), String> {
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").ok_or("OUT_DIR is not set")?);
+    for prog in PROGS {
         let src = format!("../bins/src/bin/{prog}.rs");
         println!("cargo:rerun-if-changed={src}");
-        let text = std::fs::read_to_string(&src).unwrap_or_default();
-        let body: String = text
-            .lines()
-            .filter(|l| !l.trim_start().starts_with("//!"))
-            .map(|l| format!("{l}\n"))
-            .collect();
-        if let Err(e) = std::fs::write(out.join(format!("{prog}.rs")), body) {
-            println!("cargo:warning=unable to write {prog}.rs: {e}");
+        let text = std::fs::read_to_string(&src).map_err(|e| format!("read {src}: {e}"))?;
+        let body = includable(&text);
+        if !body.contains("fn parse_args(") {
+            return Err(format!("{src} has no parse_args for fuzz_targets/argv.rs"));
         }
+        let dst = out.join(format!("{prog}.rs"));
+        std::fs::write(&dst, body).map_err(|e| format!("write {}: {e}", dst.display()))?;
     }
+    Ok(())
+}
+
+/// The program's source with the lines `include!` refuses, and its `main`, blanked.
+fn includable(text: &str) -> String {
+    let mut body = String::with_capacity(text.len());
+    for line in text.lines() {
+        if !dropped(line) {
+            body.push_str(line);
+        }
+        body.push('\n');
+    }
+    body
+}
+
+/// Whether `line` is module-level text that cannot be (or must not be) included.
+fn dropped(line: &str) -> bool {
+    line.starts_with("//!") || line.starts_with("#![") || line.starts_with("tend::lean_main!(")
 }
