@@ -1,15 +1,17 @@
-//! tend-log's engine end to end, on a real logdir: any input bytes, read in chunks of
-//! varying size, with a small line limit and size-based rotation. Afterwards the archives
+//! tend-log's engine end to end, on a real logdir: any input bytes, from a pipe peeked as
+//! tend-log does (logger/src/input.rs), in chunks of varying size, the input going idle
+//! between chunks (so line starts are written open and continued), with a small line
+//! limit and size-based rotation. Afterwards the archives
 //! and `current`, stripped of their stamps and with split lines joined again, are exactly
 //! the input's lines: nothing lost, nothing added, nothing reordered. Every piece fits the
-//! limit, a piece is cut at most 3 bytes early, and every file fits the rotation size.
+//! limit, a piece is cut at most 3 bytes early (or ends a file), every file fits the
+//! rotation size, and the pipe is empty at the end: every byte was consumed.
 //!
 //! Input: byte 0 sets LINEMAX (16 to 79), byte 1 the rotation size (0: none), byte 2
 //! seeds the chunk sizes; the rest is what tend-log reads.
 #![no_main]
 use std::io::Write;
 use std::os::fd::AsFd;
-use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -17,6 +19,7 @@ use libfuzzer_sys::fuzz_target;
 use rustix::io::Errno;
 use tend_core::tai::Tai64n;
 use tend_logger::engine::Note;
+use tend_logger::input::Input;
 use tend_logger::{Config, Format, Logger};
 
 fn dir() -> PathBuf {
@@ -49,8 +52,10 @@ fuzz_target!(|data: &[u8]| {
     cfg.total = 0;
     let t0 = UNIX_EPOCH + Duration::from_secs(1_795_632_171);
     let mut log = Logger::new(cfg, move || t0).expect("open the logdir");
-    let (mut wr, rd) = UnixStream::pair().expect("socketpair");
-    rd.set_nonblocking(true).expect("nonblocking");
+    let (rd, wr) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).expect("pipe");
+    let mut wr = std::fs::File::from(wr);
+    let mut input_pipe = Input::new(rd.as_fd());
+    assert!(input_pipe.peeking(), "tee(2) on a pipe");
     let mut rest = input;
     let mut n = usize::from(*seed);
     loop {
@@ -63,22 +68,38 @@ fuzz_target!(|data: &[u8]| {
             drop(wr);
             break;
         }
+        // Everything the chunk brought, then the input goes idle.
         loop {
-            match log.read_input(rd.as_fd(), usize::MAX) {
-                Ok(0) | Err(Errno::AGAIN) => break,
+            match log.read_input(&mut input_pipe, usize::MAX) {
+                Ok(0) => panic!("end of input with a writer left"),
                 Ok(_) => log.process(false),
+                Err(Errno::AGAIN) => {
+                    log.input_idle();
+                    log.process(false);
+                    log.release(&mut input_pipe).expect("consume");
+                    break;
+                }
                 Err(e) => panic!("read: {e}"),
             }
+            log.release(&mut input_pipe).expect("consume");
         }
     }
     loop {
-        match log.read_input(rd.as_fd(), usize::MAX) {
+        match log.read_input(&mut input_pipe, usize::MAX) {
             Ok(0) => break,
             Ok(_) => log.process(false),
+            Err(Errno::AGAIN) => {
+                log.input_idle();
+                log.process(false);
+            }
             Err(e) => panic!("read at the end: {e}"),
         }
+        log.release(&mut input_pipe).expect("consume");
     }
-    log.finish().expect("finish");
+    log.process(true);
+    log.finish(&mut input_pipe, true).expect("finish");
+    let mut left = [0u8; 1];
+    assert_eq!(rustix::io::read(&rd, &mut left), Ok(0), "bytes left in the pipe");
     for note in log.take_notes() {
         assert!(!matches!(note, Note::Warning(_)), "{note:?}");
     }
@@ -99,6 +120,7 @@ fuzz_target!(|data: &[u8]| {
     let stamp = format!("{} ", Tai64n::from_system(t0).to_hex());
     let mut lines: Vec<Vec<u8>> = Vec::new();
     let mut prev = 0;
+    let mut file_ended = false; // the last piece seen was the last of its file
     for name in &names {
         let text = std::fs::read(d.join(name)).expect("read a log file");
         if size > 0 {
@@ -129,13 +151,18 @@ fuzz_target!(|data: &[u8]| {
                 b' ' => lines.push(piece.to_vec()),
                 b'+' => {
                     let last = lines.last_mut().expect("a continuation follows a line");
-                    assert!(prev + 3 >= linemax, "cut at {prev}, limit {linemax}");
+                    assert!(
+                        prev + 3 >= linemax || file_ended,
+                        "cut at {prev}, limit {linemax}"
+                    );
                     last.extend_from_slice(piece);
                 }
                 other => panic!("separator {other:#x}"),
             }
             prev = piece.len();
+            file_ended = false;
         }
+        file_ended = true;
     }
     let mut want: Vec<Vec<u8>> = input.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect();
     if input.is_empty() || input.ends_with(b"\n") {

@@ -499,12 +499,14 @@ impl<C: Clock> Logger<C> {
             let (start, end) = (piece.start, piece.end);
             let need = (self.stamper.format().len() + (end - start) + 1) as u64;
             let size = self.logical_size();
-            // A line begun in `current` ends there before any rotation by size.
-            if !self.open_line && self.cfg.size > 0 && size > 0 && size + need > self.cfg.size {
+            if self.cfg.size > 0 && size > 0 && size + need > self.cfg.size {
                 if self.processing.is_some() {
                     self.waiting = true; // the next rotation waits for the processor
                     break;
                 }
+                // A line begun in `current` ends there (its newline was counted when its
+                // start was put); the rest is a continuation in the next file.
+                self.close_open_line()?;
                 self.work = Some((Job::Rotate, Step::Flush));
                 continue;
             }
