@@ -855,3 +855,158 @@ fn closed_std_fds_and_a_broken_stderr_pipe_are_survived() {
         "still supervising"
     );
 }
+
+/// Runs a tool (svstat, svok, svwait, svc) with `args` from the test dir, as root or, with
+/// `gid`, as uid 65534 with that gid; returns (exit code, stdout, stderr), with every run
+/// of digits shown as N, so that root's answer and another user's compare (seconds tick).
+fn tool(dir: &Path, gid: Option<u32>, prog: &str, args: &str) -> (i32, String, String) {
+    let bin = match prog {
+        "svstat" => env!("CARGO_BIN_EXE_svstat"),
+        "svok" => env!("CARGO_BIN_EXE_svok"),
+        "svwait" => env!("CARGO_BIN_EXE_svwait"),
+        _ => env!("CARGO_BIN_EXE_svc"),
+    };
+    let script = format!("exec '{bin}' {args}");
+    let o = match gid {
+        Some(g) => as_nobody(dir, g, &script),
+        None => run(Command::new("sh").args(["-c", &script]).current_dir(dir)),
+    };
+    let digits = |t: String| {
+        let mut out = String::new();
+        let mut last_digit = false;
+        for c in t.chars() {
+            if c.is_ascii_digit() {
+                if !last_digit {
+                    out.push('N');
+                }
+                last_digit = true;
+            } else {
+                out.push(c);
+                last_digit = false;
+            }
+        }
+        out
+    };
+    let (out, err) = texts(&o);
+    (o.status.code().unwrap_or(-1), digits(out), digits(err))
+}
+
+#[test]
+fn status_tools_answer_every_user_and_control_stays_the_owners() {
+    if !Path::new("/usr/bin/setpriv").exists() || rustix::process::geteuid().as_raw() != 0 {
+        assert!(
+            std::env::var_os("TEND_REQUIRE_ROOT_TESTS").is_none(),
+            "needs root and setpriv"
+        );
+        eprintln!("skipped: needs root and setpriv");
+        return;
+    }
+    let mut s = Svc::new(
+        "anyuser",
+        "#!/bin/sh\necho ready >&5\nexec sleep 1000 5>&-\n",
+    );
+    fs::write(s.dir().join("notification-fd"), "5\n").unwrap();
+    fs::write(s.dir().join("control-group"), "4242\n").unwrap();
+    s.start();
+    let pid = s.wait_up(0);
+    wait_until(LIMIT, "ready", || s.info("ready").starts_with("@4000"));
+    let m = fs::metadata(s.dir().join("supervise/lock")).unwrap();
+    assert_eq!(
+        m.permissions().mode() & 0o777,
+        0o644,
+        "lock readable by all"
+    );
+    for f in ["control", "ok"] {
+        let m = fs::metadata(s.dir().join("supervise").join(f)).unwrap();
+        assert_eq!(m.permissions().mode() & 0o007, 0, "{f} is never everyone's");
+    }
+    let d = s.tmp.path().to_path_buf();
+    let nobody = Some(65534);
+    // The same answers as root's, up and ready.
+    let same = |prog: &str, args: &str, want_code: i32| {
+        let mine = tool(&d, None, prog, args);
+        let theirs = tool(&d, nobody, prog, args);
+        assert_eq!(theirs, mine, "{prog} {args}: uid 65534 against root");
+        assert_eq!(mine.0, want_code, "{prog} {args}: {mine:?}");
+        mine
+    };
+    let (_, up, _) = same("svstat", "./sv", 0);
+    assert_eq!(up, "./sv: up (pid N) N seconds, ready N seconds\n");
+    same("svok", "./sv", 0);
+    same("svwait", "-u -t 5s ./sv", 0);
+    same("svwait", "-r -t 5s ./sv", 0);
+    let (_, _, err) = same("svwait", "-d -t 200ms ./sv", 1);
+    assert_eq!(
+        err,
+        "svwait: fatal: timed out waiting for ./sv to be down\n"
+    );
+    // Control: refused to another group, allowed to the control group.
+    let (code, _, err) = tool(&d, nobody, "svc", "-d ./sv");
+    assert_ne!(code, 0, "svc as uid 65534: {err}");
+    assert!(alive(pid as i32));
+    assert_eq!(s.state(), 1);
+    let (code, _, err) = tool(&d, Some(4242), "svc", "-d ./sv");
+    assert_eq!(code, 0, "svc from the control group: {err}");
+    s.wait_down();
+    // Down, and a svwait -u of another user that waits (on inotify) for the next start.
+    let (_, down, _) = same("svstat", "./sv", 0);
+    assert_eq!(
+        down,
+        "./sv: down N seconds, normally up, killed by SIGTERM\n"
+    );
+    same("svok", "./sv", 0);
+    same("svwait", "-d -t 5s ./sv", 0);
+    let mut waiter = Daemon::spawn(
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_svwait"))
+            .args(["-u", "-t", "20s", "./sv"])
+            .current_dir(&d),
+    );
+    s.ctl(b"u");
+    let st = waiter.wait_exit(LIMIT);
+    assert!(st.success(), "svwait -u as uid 65534: {st:?}");
+    // A supervisor killed while another user's svwait waits on it: it says so, as for root.
+    s.wait_up(0);
+    s.ctl(b"d");
+    s.wait_down();
+    let err_file = d.join("svwait.err");
+    let mut waiter = Daemon::spawn(
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_svwait"))
+            .args(["-u", "-t", "20s", "./sv"])
+            .current_dir(&d)
+            .stderr(fs::File::create(&err_file).unwrap()),
+    );
+    let wchan = format!("/proc/{}/wchan", waiter.pid());
+    wait_until(LIMIT, "svwait to wait", || {
+        fs::read_to_string(&wchan).is_ok_and(|w| w.contains("poll"))
+    });
+    s.sup().signal(9);
+    s.sup().wait_exit(LIMIT);
+    let st = waiter.wait_exit(LIMIT);
+    assert_eq!(st.code(), Some(111));
+    assert_eq!(
+        read(&err_file),
+        "svwait: fatal: unable to wait for ./sv to be up: supervisor exited\n"
+    );
+    // No supervisor, for root and for anyone.
+    let (_, _, err) = same("svstat", "./sv", 1);
+    assert_eq!(
+        err,
+        "svstat: warning: unable to read status of ./sv: supervisor not running\n"
+    );
+    same("svok", "./sv", 100);
+    same("svwait", "-u -t 200ms ./sv", 1);
+    // A supervise dir of another suite, closed to others: one line, as before.
+    fs::create_dir_all(d.join("other/supervise")).unwrap();
+    fs::set_permissions(d.join("other/supervise"), fs::Permissions::from_mode(0o700)).unwrap();
+    let (code, out, err) = tool(&d, nobody, "svstat", "./other");
+    assert_eq!((code, out.as_str()), (111, ""), "{err}");
+    assert!(
+        err.starts_with("svstat: warning: unable to open ./other/supervise/ok: ")
+            && err.lines().count() == 1,
+        "{err}"
+    );
+}
