@@ -158,8 +158,8 @@ fn numbers(dir: &Path) -> Vec<u64> {
 }
 
 /// What one kill -9 of tend-log can double, by construction (man/tend-log.8, "Crashes"):
-/// the lines of one output buffer (128 KiB), if the kill falls between a write to
-/// `current` and the consume of its input that follows.
+/// one batch, at most one input buffer (128 KiB of input), if the kill falls between a
+/// write to `current` and the consume of its input that follows.
 const KILL_9_DOUBLE_BOUND: u64 = 128 << 10;
 
 /// The pid in DIR/supervise/pid, if the service is up.

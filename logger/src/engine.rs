@@ -7,7 +7,7 @@
 //! one to the other behind a cached stamp; the output buffer is written with one write(2)
 //! when full or when the input has run dry. The engine counts the input bytes whose lines
 //! are written ([`Logger::release`] consumes them from a peeked pipe, [`crate::input`]):
-//! from a pipe, a SIGKILL loses nothing, and doubles at most what the output buffer held;
+//! from a pipe, a SIGKILL loses nothing, and doubles at most one batch (one input buffer);
 //! from other input, it loses what both buffers hold (tend-log(8), "Crashes").
 use std::os::fd::OwnedFd;
 use std::process::{Child, Command, Stdio};
