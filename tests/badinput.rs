@@ -156,11 +156,17 @@ fn svok_bad_argv() {
     ] {
         usage_error("svok", SVOK, &args, t.path());
     }
-    // No supervisor (no such dir): 100 and no message, as the man page says.
+    // No supervisor (no such dir): 100 and one line saying so, as the man page says.
     for name in odd_names() {
         let o = exec(SVOK, std::slice::from_ref(&name), t.path());
         assert_eq!(o.status.code(), Some(100), "{name:?}");
-        assert!(texts(&o).1.is_empty(), "{name:?}: {}", texts(&o).1);
+        let err = texts(&o).1;
+        assert!(
+            err.starts_with("svok: fatal: unable to open ")
+                && err.ends_with(": file does not exist\n")
+                && err.lines().count() == 1,
+            "{name:?}: {err}"
+        );
     }
     let err = failed("svok", SVOK, &[long_name()], t.path(), 111);
     assert_eq!(err.lines().count(), 1, "{err}");

@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{alive, read, supervisors, wait_until, write_exec, Daemon, TempDir, LIMIT};
+use common::{
+    alive, read, run, supervisors, texts, wait_until, write_exec, Daemon, TempDir, LIMIT,
+};
 
 /// A test's world: temp dir with the scan dir `sv/` and an `out/` dir for what services
 /// and loggers write.
@@ -804,4 +806,55 @@ fn usage_and_setup_errors() {
             "{args:?}"
         );
     }
+}
+
+#[test]
+fn svc_t_web_log_works_from_any_directory_with_svdir() {
+    let w = World::new("scan-names");
+    w.counter("web");
+    w.cat_logger("web", "web.log");
+    let mut scan = w.scan(&[]);
+    let logger = up(&w.sv("web/log"));
+    let elsewhere = w.out(""); // has no web/ of its own
+    let tool = |prog: &str, args: &[&str]| {
+        let bin = match prog {
+            "svc" => env!("CARGO_BIN_EXE_svc"),
+            "svok" => env!("CARGO_BIN_EXE_svok"),
+            _ => env!("CARGO_BIN_EXE_svstat"),
+        };
+        run(Command::new(bin)
+            .args(args)
+            .env("SVDIR", w.sv(""))
+            .current_dir(&elsewhere))
+    };
+    let o = tool("svstat", &["web/log"]);
+    assert!(
+        texts(&o)
+            .0
+            .starts_with(&format!("web/log: up (pid {logger}) ")),
+        "{:?}",
+        texts(&o)
+    );
+    let o = tool("svc", &["-t", "web/log"]);
+    assert!(o.status.success(), "{:?}", texts(&o));
+    wait_until(LIMIT, "the logger restarted", || {
+        daemon_pid(&w.sv("web/log")).is_some_and(|p| p != logger)
+    });
+    // An explicit ./web/log is taken here, never in $SVDIR; the daemon is untouched.
+    let o = tool("svc", &["-t", "./web/log"]);
+    assert_eq!(o.status.code(), Some(111), "{:?}", texts(&o));
+    assert_eq!(read(&w.out("web.starts")).lines().count(), 1);
+    // svok on a name that does not exist says so (a typo is no stopped service).
+    let o = tool("svok", &["wbe"]);
+    assert_eq!(o.status.code(), Some(100));
+    assert_eq!(
+        texts(&o).1,
+        format!(
+            "svok: fatal: unable to open {}: file does not exist\n",
+            w.sv("wbe").display()
+        )
+    );
+    let o = tool("svok", &["web/log"]);
+    assert!(o.status.success(), "{:?}", texts(&o));
+    stop(&mut scan, &w);
 }

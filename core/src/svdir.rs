@@ -25,7 +25,9 @@ pub fn svdir() -> PathBuf {
 }
 
 /// Resolves a DIR argument of svc, svok, svstat, svwait: a name with no slash that is not
-/// `.` or `..` is taken relative to the system service dir; anything else is used as given.
+/// `.` or `..` is taken relative to the system service dir; so is a relative path with a
+/// slash (`web/log`) that does not start with `./` or `../` and names nothing in the
+/// current directory. Anything else is used as given.
 pub fn resolve(arg: &OsStr) -> PathBuf {
     resolve_in(arg, &svdir())
 }
@@ -33,7 +35,10 @@ pub fn resolve(arg: &OsStr) -> PathBuf {
 /// [`resolve`] against an explicit system service dir.
 pub fn resolve_in(arg: &OsStr, base: &Path) -> PathBuf {
     let b = arg.as_bytes();
-    if b.contains(&b'/') || b == b"." || b == b".." || b.is_empty() {
+    let as_given = b == b"." || b == b".." || b.is_empty() || b.starts_with(b"/");
+    let explicit = b.starts_with(b"./") || b.starts_with(b"../");
+    let here = || std::fs::symlink_metadata(arg).is_ok();
+    if as_given || (b.contains(&b'/') && (explicit || here())) {
         PathBuf::from(arg)
     } else {
         base.join(arg)
@@ -289,7 +294,24 @@ mod tests {
             resolve_in(OsStr::new("./web"), base),
             PathBuf::from("./web")
         );
-        assert_eq!(resolve_in(OsStr::new("web/"), base), PathBuf::from("web/"));
+        // With a slash: in the service dir unless it names something here (tests run
+        // in the crate's dir, which has src/).
+        assert_eq!(
+            resolve_in(OsStr::new("web/log"), base),
+            PathBuf::from("/srv/sv/web/log")
+        );
+        assert_eq!(
+            resolve_in(OsStr::new("web/"), base),
+            PathBuf::from("/srv/sv/web/")
+        );
+        assert_eq!(
+            resolve_in(OsStr::new("src/svdir.rs"), base),
+            PathBuf::from("src/svdir.rs")
+        );
+        assert_eq!(
+            resolve_in(OsStr::new("../web/log"), base),
+            PathBuf::from("../web/log")
+        );
         assert_eq!(
             resolve_in(OsStr::new("/x/web"), base),
             PathBuf::from("/x/web")

@@ -2,7 +2,7 @@
 #![cfg_attr(not(test), no_main)]
 use std::ffi::OsString;
 
-use tend::{fatal, usage, EXIT_USAGE};
+use tend::{fatal, say, usage, EXIT_USAGE};
 use tend_core::control::is_supervised;
 use tend_core::svdir::resolve;
 
@@ -15,8 +15,18 @@ fn start() -> u8 {
         Ok(a) => a,
         Err(e) => return usage("svok", SYNOPSIS, e),
     };
-    match is_supervised(&resolve(&arg)) {
+    let dir = resolve(&arg);
+    match is_supervised(&dir) {
         Ok(true) => 0,
+        Ok(false) if std::fs::symlink_metadata(&dir).is_err() => {
+            // Not running, but say why: a typo is not a stopped service.
+            let e = tend_core::Error::Sys {
+                op: format!("open {}", dir.display()),
+                errno: rustix::io::Errno::NOENT,
+            };
+            say("svok", "fatal", e);
+            EXIT_USAGE
+        }
         Ok(false) => EXIT_USAGE,
         Err(e) => fatal("svok", &e),
     }
