@@ -608,6 +608,47 @@ fn a_run_that_exits_by_itself_a_second_after_start_backs_off() {
 }
 
 #[test]
+fn finish_exiting_125_keeps_the_service_down_until_up() {
+    // s6's permanent failure: ./finish exits 125, so the service is not restarted.
+    let mut s = Svc::new(
+        "finish125",
+        "#!/bin/sh\necho started >> ../starts\ntest -e ../fixed && exec sleep 1000\nexit 3\n",
+    );
+    write_exec(
+        &s.dir().join("finish"),
+        "#!/bin/sh\ntest -e ../fixed || exit 125\n",
+    );
+    s.start();
+    wait_until(LIMIT, "finish to ask for no restart", || {
+        s.info("finish") == "stop" && s.state() == 0
+    });
+    let svstat = || {
+        let o = run(Command::new(env!("CARGO_BIN_EXE_svstat"))
+            .arg("./sv")
+            .current_dir(s.tmp.path()));
+        texts(&o).0
+    };
+    let line = svstat();
+    assert!(
+        line.contains(", normally up, exited 3, finish asked not to restart"),
+        "{line}"
+    );
+    assert_eq!(s.status()[17], b'd', "want down in the status record");
+    // It stays down (the 1 s spacing and any backoff long past).
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_millis(2500) {
+        std::thread::sleep(Duration::from_millis(50)); // observation window
+    }
+    assert_eq!(s.lines("starts").len(), 1, "restarted after finish 125");
+    // svc -u starts it again, and the note goes.
+    fs::write(s.file("fixed"), "").unwrap();
+    s.ctl(b"u");
+    s.wait_up(0);
+    assert_eq!(s.info("finish"), "-");
+    assert!(!svstat().contains("finish asked"), "{}", svstat());
+}
+
+#[test]
 fn sigterm_brings_the_service_down_runs_finish_and_exits() {
     let mut s = Svc::new("sigterm", TRAPPING);
     write_exec(

@@ -12,6 +12,8 @@
 //! notify 3            # the notification-fd in use, or -
 //! pstart 123456       # start time of the run process (clock ticks after boot, from
 //!                     # /proc/PID/stat), so a new supervisor can tell it is the same process
+//! finish stop         # ./finish exited 125 (s6: do not restart) and the service stays
+//!                     # down until `svc -u`; - otherwise
 //! ```
 //!
 //! Readers ignore unknown keys and tolerate missing ones, so the format can grow.
@@ -55,6 +57,8 @@ pub struct Info {
     pub notify: Option<i32>,
     /// The start time of the current run process, from /proc/PID/stat.
     pub pstart: Option<u64>,
+    /// `./finish` exited 125, asking that the service not be restarted.
+    pub finish_stop: bool,
 }
 
 impl Info {
@@ -77,8 +81,9 @@ impl Info {
         };
         let notify = self.notify.map_or_else(|| "-".into(), |n| n.to_string());
         let pstart = self.pstart.map_or_else(|| "-".into(), |n| n.to_string());
+        let finish = if self.finish_stop { "stop" } else { "-" };
         format!(
-            "run {run}\nready {ready}\nstarts {}\nexit {exit}\nbackoff {backoff}\nnotify {notify}\npstart {pstart}\n",
+            "run {run}\nready {ready}\nstarts {}\nexit {exit}\nbackoff {backoff}\nnotify {notify}\npstart {pstart}\nfinish {finish}\n",
             self.starts
         )
     }
@@ -106,6 +111,7 @@ impl Info {
                 }
                 "notify" => info.notify = val.parse().ok(),
                 "pstart" => info.pstart = val.parse().ok(),
+                "finish" => info.finish_stop = val == "stop",
                 _ => {}
             }
         }
@@ -141,12 +147,13 @@ mod tests {
             backoff: Some((4000, at)),
             notify: Some(3),
             pstart: Some(99),
+            finish_stop: true,
         };
         assert_eq!(Info::decode(&i.encode()), i);
         assert_eq!(Info::decode(&Info::default().encode()), Info::default());
         assert_eq!(
             Info::default().encode(),
-            "run ok\nready -\nstarts 0\nexit -\nbackoff -\nnotify -\npstart -\n"
+            "run ok\nready -\nstarts 0\nexit -\nbackoff -\nnotify -\npstart -\nfinish -\n"
         );
     }
 

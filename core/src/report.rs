@@ -102,6 +102,9 @@ fn push_info(s: &mut String, st: &Status, info: &Info, now: Tai64n) {
         }
         None => {}
     }
+    if info.finish_stop {
+        s.push_str(", finish asked not to restart");
+    }
     if let Some((ms, at)) = info.backoff {
         let _ = write!(
             s,

@@ -56,6 +56,8 @@ pub enum Event {
     FinishStarted(u32),
     /// `finish` ended, or there is none.
     FinishExited,
+    /// `finish` exited 125: s6's "do not restart"; the service stays down until `u`.
+    FinishStopped,
     /// The daemon wrote a newline on its notification fd.
     Ready,
 }
@@ -253,6 +255,7 @@ impl Supervisor {
                 self.info.run = RunFile::Ok;
                 self.info.ready = None;
                 self.info.backoff = None;
+                self.info.finish_stop = false;
                 self.info.starts = self.info.starts.saturating_add(1);
                 self.signalled = false;
             }
@@ -288,12 +291,25 @@ impl Supervisor {
                 self.finish_kill_at = None;
                 self.after_down(now, &mut a);
             }
+            (State::Finish, Event::FinishStopped) => {
+                self.finish_kill_at = None;
+                self.want = Want::Down;
+                self.info.finish_stop = true;
+                self.info.backoff = None;
+                self.after_down(now, &mut a);
+            }
             (State::Run, Event::Ready) => self.info.ready = Some(now.wall),
             // Results that do not fit the state are stale (e.g. a late readiness byte).
-            (State::Down, Event::RunExited(_) | Event::FinishStarted(_) | Event::FinishExited)
+            (
+                State::Down,
+                Event::RunExited(_)
+                | Event::FinishStarted(_)
+                | Event::FinishExited
+                | Event::FinishStopped,
+            )
             | (State::Down | State::Finish, Event::Ready)
             | (State::Run | State::Finish, Event::RunStarted(_) | Event::RunFailed(_))
-            | (State::Run, Event::FinishStarted(_) | Event::FinishExited)
+            | (State::Run, Event::FinishStarted(_) | Event::FinishExited | Event::FinishStopped)
             | (State::Finish, Event::RunExited(_)) => {}
         }
         a
@@ -849,6 +865,26 @@ mod tests {
         s.step(Event::RunFailed(RunFile::Missing), at(t0, 0));
         assert_eq!((s.state, s.info.run), (State::Down, RunFile::Missing));
         assert_eq!(s.deadline(), Some(t0 + MIN_SPACING));
+    }
+
+    #[test]
+    fn finish_exiting_125_keeps_the_service_down_until_up() {
+        let t0 = Instant::now();
+        let mut s = Supervisor::new(Settings::default(), at(t0, 0), 7);
+        s.step(Event::Tick, at(t0, 0));
+        s.step(Event::RunStarted(1), at(t0, 0));
+        s.step(Event::RunExited(Some(Exit::Code(1))), at(t0, 100));
+        s.step(Event::FinishStopped, at(t0, 110));
+        assert_eq!(
+            (s.state, s.want, s.deadline()),
+            (State::Down, Want::Down, None)
+        );
+        assert!(s.info.finish_stop);
+        s.step(Event::Cmd(Cmd::Up), at(t0, 2000));
+        let a = acts(s.step(Event::Tick, at(t0, 2000)));
+        assert_eq!(a, vec![Action::SpawnRun]);
+        s.step(Event::RunStarted(2), at(t0, 2000));
+        assert!(!s.info.finish_stop);
     }
 
     #[test]

@@ -346,6 +346,10 @@ impl Daemon<'_> {
                             };
                             self.handle(Event::RunExited(exit));
                         }
+                        // 125: s6's "permanent failure", do not restart.
+                        tend_core::supervisor::State::Finish if st.exit_status() == Some(125) => {
+                            self.handle(Event::FinishStopped)
+                        }
                         tend_core::supervisor::State::Finish => self.handle(Event::FinishExited),
                         tend_core::supervisor::State::Down => {}
                     }
