@@ -1051,3 +1051,98 @@ fn status_tools_answer_every_user_and_control_stays_the_owners() {
         "{err}"
     );
 }
+
+#[test]
+fn control_scripts_stand_in_for_the_signals_of_their_letters() {
+    let mut s = Svc::new("control", TRAPPING);
+    // elogind's kind: control/t sends INT instead, and exits 0 (no TERM follows).
+    write_exec(
+        &s.dir().join("control/t"),
+        "#!/bin/sh\necho control-t >> ../events\nkill -INT $(cat supervise/pid)\n",
+    );
+    // control/h fails: the HUP is sent as usual.
+    write_exec(
+        &s.dir().join("control/h"),
+        "#!/bin/sh\necho control-h >> ../events\nexit 1\n",
+    );
+    write_exec(
+        &s.dir().join("control/d"),
+        "#!/bin/sh\necho control-d >> ../events\n",
+    );
+    s.start();
+    let pid = s.wait_up(0);
+    wait_until(LIMIT, "the run script", || s.lines("events").len() == 1);
+    let after = |n: usize| {
+        s.lines("events")[1..]
+            .iter()
+            .take(n)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    s.ctl(b"t");
+    wait_until(LIMIT, "control/t and INT", || s.lines("events").len() >= 3);
+    assert_eq!(after(2), ["control-t", "INT"]);
+    assert_eq!(s.pid(), pid, "no TERM: the daemon runs on");
+    s.ctl(b"h");
+    wait_until(LIMIT, "control/h and HUP", || s.lines("events").len() >= 5);
+    assert_eq!(s.lines("events")[3..5], ["control-h", "HUP"]);
+    // d: control/t first (its INT stands in for the TERM), then control/d.
+    s.ctl(b"d");
+    wait_until(LIMIT, "control/t, INT, control/d", || {
+        s.lines("events").len() >= 8
+    });
+    // (The daemon's trap runs when its sleep ends: INT may come after control/d's line.)
+    let ev = s.lines("events")[5..8].to_vec();
+    let at = |e: &str| ev.iter().position(|x| x == e).unwrap_or(9);
+    assert!(at("control-t") < at("control-d") && at("INT") < 3, "{ev:?}");
+    assert_eq!(s.status()[17], b'd', "want down");
+    assert!(
+        alive(pid as i32),
+        "INT does not stop this daemon; no TERM came"
+    );
+    // Without a control/t that succeeds, d sends TERM as usual.
+    fs::write(s.dir().join("control/t"), "#!/bin/sh\nexit 1\n").unwrap();
+    s.ctl(b"d");
+    s.wait_down();
+    wait_until(LIMIT, "TERM and control/d", || {
+        s.lines("events").len() >= 10
+    });
+    let mut last = s.lines("events")[8..].to_vec();
+    last.sort();
+    assert_eq!(last, ["TERM", "control-d"]);
+}
+
+#[test]
+fn a_hanging_control_script_is_killed_and_the_supervisor_keeps_answering() {
+    let mut s = Svc::new("control-hang", TRAPPING);
+    write_exec(
+        &s.dir().join("control/h"),
+        "#!/bin/sh\necho control-h >> ../events\nexec sleep 1000\n",
+    );
+    s.start();
+    let pid = s.wait_up(0);
+    wait_until(LIMIT, "the run script", || s.lines("events").len() == 1);
+    let t = Instant::now();
+    s.ctl(b"h");
+    s.ctl(b"a"); // queued behind it
+    wait_until(LIMIT, "control/h", || s.lines("events").len() >= 2);
+    // Meanwhile status tools answer.
+    let ok = s.dir().join("supervise/ok");
+    assert!(is_supervised(&ok));
+    let o = run(Command::new(env!("CARGO_BIN_EXE_svstat"))
+        .arg("./sv")
+        .current_dir(s.tmp.path()));
+    assert!(texts(&o).0.starts_with("./sv: up (pid "), "{:?}", texts(&o));
+    // Killed after 5 seconds: then the HUP, then the queued ALRM.
+    wait_until(Duration::from_secs(30), "HUP and ALRM", || {
+        s.lines("events").len() >= 4
+    });
+    assert!(t.elapsed() >= Duration::from_secs(4), "{:?}", t.elapsed());
+    assert_eq!(s.lines("events")[1..4], ["control-h", "HUP", "ALRM"]);
+    assert_eq!(s.pid(), pid);
+    let err = read(&s.file("stderr"));
+    assert!(
+        err.contains("warning: ./control/h still running after 5 seconds: killed it"),
+        "{err}"
+    );
+}

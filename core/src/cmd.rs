@@ -42,6 +42,21 @@ pub enum Sig {
 }
 
 impl Sig {
+    /// The letter of a `control/` script (runsv's custom control) that may stand in for
+    /// this signal: `p c h a i t k`; None for `q 1 2`, which runsv does not customise.
+    pub fn letter(self) -> Option<char> {
+        match self {
+            Sig::Stop => Some('p'),
+            Sig::Cont => Some('c'),
+            Sig::Hup => Some('h'),
+            Sig::Alrm => Some('a'),
+            Sig::Int => Some('i'),
+            Sig::Term => Some('t'),
+            Sig::Kill => Some('k'),
+            Sig::Quit | Sig::Usr1 | Sig::Usr2 => None,
+        }
+    }
+
     /// The signal to send.
     pub fn signal(self) -> Signal {
         match self {

@@ -42,6 +42,9 @@ pub enum Event {
     Tick,
     /// A control letter arrived.
     Cmd(Cmd),
+    /// A control letter whose signal a `control/` script handled (it exited 0): obeyed
+    /// as [`Event::Cmd`], without sending the letter's signal (runsv's custom control).
+    CmdHandled(Cmd),
     /// The supervisor got SIGTERM: bring the service down, then exit.
     Term,
     /// The supervisor got SIGHUP: exit once the service is down (as `x`).
@@ -214,6 +217,21 @@ impl Supervisor {
         let mut a = Actions::default();
         match (self.state, ev) {
             (_, Event::Cmd(c)) => self.command(c, now, &mut a),
+            (_, Event::CmdHandled(c)) => {
+                let mut all = Actions::default();
+                self.command(c, now, &mut all);
+                // The script did the signalling: keep only the CONT that ends a pause.
+                for act in all.iter() {
+                    let ours = matches!(act, Action::Signal { pid, .. } if pid == self.pid);
+                    let cont = matches!(act, Action::Signal { sig, .. } if sig == Signal::CONT);
+                    if !ours || (cont && c == Cmd::Down) {
+                        a.push(act);
+                    }
+                }
+                if c == Cmd::Down {
+                    self.got_term = false;
+                }
+            }
             (_, Event::Term) => {
                 self.exiting = true;
                 self.command(Cmd::Down, now, &mut a);
@@ -885,6 +903,35 @@ mod tests {
         assert_eq!(a, vec![Action::SpawnRun]);
         s.step(Event::RunStarted(2), at(t0, 2000));
         assert!(!s.info.finish_stop);
+    }
+
+    #[test]
+    fn a_letter_handled_by_a_control_script_sends_no_signal() {
+        let t0 = Instant::now();
+        let mut s = Supervisor::new(Settings::default(), at(t0, 0), 7);
+        s.step(Event::Tick, at(t0, 0));
+        s.step(Event::RunStarted(9), at(t0, 0));
+        let cont = Action::Signal {
+            pid: 9,
+            sig: Signal::CONT,
+            group: false,
+        };
+        // d: no down signal, but the CONT, and want down.
+        assert_eq!(
+            acts(s.step(Event::CmdHandled(Cmd::Down), at(t0, 10))),
+            vec![cont]
+        );
+        assert_eq!((s.want, s.got_term), (Want::Down, false));
+        // t, p: nothing sent; p still marks the service paused.
+        assert_eq!(
+            acts(s.step(Event::CmdHandled(Cmd::Signal(Sig::Term)), at(t0, 20))),
+            vec![]
+        );
+        assert_eq!(
+            acts(s.step(Event::CmdHandled(Cmd::Signal(Sig::Stop)), at(t0, 30))),
+            vec![]
+        );
+        assert!(s.paused);
     }
 
     #[test]

@@ -32,6 +32,22 @@ const SYNOPSIS: &str = "tend-supervise servicedir";
 const PUBLISH_HOLD: Duration = Duration::from_millis(5);
 /// Repeated complaints about the same problem are printed at most this often.
 const COMPLAINT_INTERVAL: Duration = Duration::from_secs(60);
+/// A `control/X` script still running after this is killed (with its process group) and
+/// counts as failed: the command's own action follows.
+const CONTROL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A `control/X` script at work (runsv's custom control).
+struct ControlRun {
+    pid: u32,
+    /// Its letter: it is `./control/LETTER`.
+    letter: char,
+    /// The command it was run for.
+    cmd: Cmd,
+    /// Run before the command's own action (whose signal it replaces on exit 0), or
+    /// after it (`control/d` after a down: its exit status is not looked at).
+    before: bool,
+    kill_at: Instant,
+}
 
 tend::lean_main!(start);
 
@@ -98,6 +114,10 @@ struct Daemon<'a> {
     settings_bad: Vec<String>,
     /// A spawn failure to report once the retry delay is known.
     pending_complaint: Option<String>,
+    /// The `control/` script running, if any.
+    control: Option<ControlRun>,
+    /// Commands that came while a control script ran, obeyed in order after it.
+    queued: std::collections::VecDeque<Cmd>,
     exit: bool,
 }
 
@@ -128,6 +148,8 @@ fn serve(prog: &str, shown: &str) -> Result<(), Error> {
         complaint: None,
         settings_bad: Vec::new(),
         pending_complaint: None,
+        control: None,
+        queued: std::collections::VecDeque::new(),
         exit: false,
     };
     d.complain_settings(bad);
@@ -135,7 +157,11 @@ fn serve(prog: &str, shown: &str) -> Result<(), Error> {
     d.handle(Event::Tick);
     d.publish();
     while !d.exit {
-        let wake = [d.sup.deadline(), d.hold].into_iter().flatten().min();
+        let kill_script = d.control.as_ref().map(|c| c.kill_at);
+        let wake = [d.sup.deadline(), d.hold, kill_script]
+            .into_iter()
+            .flatten()
+            .min();
         let ctl = d.sdir.control.as_raw_fd();
         // SAFETY: these fds are owned by `d` and `sigs` and outlive the poll call.
         let (sig_fd, ctl_fd) = unsafe {
@@ -177,6 +203,7 @@ fn serve(prog: &str, shown: &str) -> Result<(), Error> {
         if ready[3] && d.adopted.take().is_some() {
             d.handle(Event::RunExited(None));
         }
+        d.time_out_control();
         d.handle(Event::Tick);
         if d.hold.is_some_and(|h| Instant::now() < h) && !d.exit {
             continue;
@@ -334,6 +361,10 @@ impl Daemon<'_> {
             match wait(WaitOptions::NOHANG) {
                 Ok(Some((pid, st))) => {
                     let pid = pid.as_raw_nonzero().get() as u32;
+                    if self.control.as_ref().is_some_and(|c| c.pid == pid) {
+                        self.control_done(st.exit_status() == Some(0));
+                        continue;
+                    }
                     if pid != self.sup.pid || self.adopted.is_some() {
                         continue;
                     }
@@ -379,9 +410,10 @@ impl Daemon<'_> {
                 Ok(n) => {
                     for &b in buf.get(..n).unwrap_or_default() {
                         if let Some(c) = Cmd::from_byte(b) {
-                            self.handle(Event::Cmd(c));
+                            self.queued.push_back(c);
                         }
                     }
+                    self.obey_queued();
                 }
                 Err(Errno::INTR) => {}
                 Err(Errno::AGAIN) => return,
@@ -394,6 +426,101 @@ impl Daemon<'_> {
                 }
             }
         }
+    }
+
+    /// Obeys queued commands in order, until one waits for a control script.
+    fn obey_queued(&mut self) {
+        while self.control.is_none() {
+            let Some(c) = self.queued.pop_front() else {
+                return;
+            };
+            let script = match c {
+                Cmd::Up | Cmd::Once => Some('u'),
+                // runsv: d first runs control/t (in place of the TERM), then control/d.
+                Cmd::Down => Some('t'),
+                // tend's x sends no signal (daemontools' meaning): only control/x.
+                Cmd::Exit => Some('x'),
+                Cmd::Signal(sig) => sig.letter(),
+            };
+            if !script.is_some_and(|l| self.start_control(c, l, true)) {
+                self.control_done_for(c, true, false);
+            }
+        }
+    }
+
+    /// Starts `./control/LETTER` for `cmd` if it is there and executable; true if it runs.
+    fn start_control(&mut self, cmd: Cmd, letter: char, before: bool) -> bool {
+        let path = format!("control/{letter}");
+        if rustix::fs::access(path.as_str(), rustix::fs::Access::EXEC_OK).is_err() {
+            return false;
+        }
+        let Ok(exe) = CString::new(format!("./{path}")) else {
+            return false;
+        };
+        match spawn_session(&exe, &[&exe], None) {
+            Ok(pid) => {
+                let kill_at = Instant::now() + CONTROL_TIMEOUT;
+                self.control = Some(ControlRun {
+                    pid,
+                    letter,
+                    cmd,
+                    before,
+                    kill_at,
+                });
+                true
+            }
+            Err(errno) => {
+                self.complain(format!(
+                    "unable to start ./{path}: {}",
+                    tend_core::error::describe(errno)
+                ));
+                false
+            }
+        }
+    }
+
+    /// A control script ended (`ok`: it exited 0): go on with its command.
+    fn control_done(&mut self, ok: bool) {
+        let Some(run) = self.control.take() else {
+            return;
+        };
+        self.control_done_for(run.cmd, run.before, ok);
+        self.obey_queued();
+    }
+
+    /// After the `before` script of `cmd` (or none): its own action, its signal left out
+    /// when the script exited 0; after a down, `control/d` as well.
+    fn control_done_for(&mut self, cmd: Cmd, before: bool, ok: bool) {
+        if !before {
+            return; // control/d ran after the down: nothing more
+        }
+        let handled = ok && !matches!(cmd, Cmd::Up | Cmd::Once | Cmd::Exit);
+        self.handle(if handled {
+            Event::CmdHandled(cmd)
+        } else {
+            Event::Cmd(cmd)
+        });
+        if cmd == Cmd::Down {
+            self.start_control(cmd, 'd', false);
+        }
+    }
+
+    /// Kills a control script that outlived [`CONTROL_TIMEOUT`]; its exit, reaped as
+    /// usual, counts as a failure.
+    fn time_out_control(&mut self) {
+        let Some(run) = self.control.as_mut() else {
+            return;
+        };
+        if Instant::now() < run.kill_at {
+            return;
+        }
+        run.kill_at = Instant::now() + CONTROL_TIMEOUT; // once more, should KILL not do
+        let (pid, letter) = (run.pid, run.letter);
+        self.complain(format!(
+            "./control/{letter} still running after {} seconds: killed it",
+            CONTROL_TIMEOUT.as_secs()
+        ));
+        self.signal(pid, rustix::process::Signal::KILL, true);
     }
 
     /// Reads the readiness pipe: a newline means ready; EOF means the daemon gave up on it.
