@@ -11,67 +11,18 @@ use crate::status::Status;
 use crate::supervise::write_all;
 use crate::svdir::join_show;
 
-/// Whether a supervisor runs on DIR ([`find_supervisor`]).
+/// Whether a supervisor holds `DIR/supervise/ok` open.
 ///
-/// `Ok(false)` when none does (ENXIO) or there is no supervise dir yet (ENOENT, also for
-/// a missing DIR); other failures are errors.
+/// `Ok(false)` when the fifo has no reader (ENXIO) or does not exist (ENOENT, also for a
+/// missing DIR); other failures are errors.
 pub fn is_supervised(dir: &Path) -> Result<bool, Error> {
-    match find_supervisor(dir) {
+    match open_ok(dir) {
         Ok(_) => Ok(true),
         Err(Errno::NXIO | Errno::NOENT) => Ok(false),
         Err(errno) => Err(Error::Sys {
             op: format!("open {}", join_show(dir, "supervise/ok")),
             errno,
         }),
-    }
-}
-
-/// How a client found the supervisor of a service dir.
-#[derive(Debug)]
-pub enum Found {
-    /// `supervise/ok`, open for writing: it reports POLLERR once the supervisor is gone.
-    Ok(OwnedFd),
-    /// `supervise/lock` is held: for a user who may not open `ok` (control is the
-    /// owner's), a shared lock attempt on `lock` (readable by all) told it. Learn of the
-    /// supervisor's exit from inotify (it closes `lock`), not from a descriptor.
-    Lock,
-}
-
-/// Finds the supervisor of DIR, as any user who can read its supervise dir: the owner
-/// (and a control group) open `ok` for writing, as daemontools' and runit's tools do;
-/// anyone else, refused `ok` (EACCES, EPERM), tries a shared, non-blocking lock on
-/// `lock`, which the supervisor holds exclusively for its life.
-///
-/// Errors: ENXIO when no supervisor runs, ENOENT when there is no supervise dir (or no
-/// `ok` or `lock` in it); the errno of opening `ok` when `lock` cannot be tried either
-/// (a supervise dir of another suite keeps `lock` to its owner); others as they come.
-pub fn find_supervisor(dir: &Path) -> rustix::io::Result<Found> {
-    match open_ok(dir) {
-        Ok(fd) => Ok(Found::Ok(fd)),
-        Err(refused @ (Errno::ACCESS | Errno::PERM)) => match lock_held(dir) {
-            Ok(true) => Ok(Found::Lock),
-            Ok(false) => Err(Errno::NXIO),
-            Err(Errno::NOENT) => Err(Errno::NOENT),
-            Err(_) => Err(refused),
-        },
-        Err(errno) => Err(errno),
-    }
-}
-
-/// Whether a process holds an exclusive lock on `DIR/supervise/lock`: tries a shared,
-/// non-blocking flock(2) and lets it go at once.
-///
-/// Errors: from open(2) (ENOENT, EACCES) and flock(2).
-pub fn lock_held(dir: &Path) -> rustix::io::Result<bool> {
-    let fd = fs::open(
-        dir.join("supervise/lock"),
-        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
-        Mode::empty(),
-    )?;
-    match fs::flock(&fd, fs::FlockOperation::NonBlockingLockShared) {
-        Ok(()) => Ok(false), // closing fd releases it
-        Err(Errno::WOULDBLOCK) => Ok(true),
-        Err(errno) => Err(errno),
     }
 }
 

@@ -45,19 +45,14 @@ impl SuperviseDir {
     pub fn open(shown: &str, control_group: Option<u32>) -> Result<SuperviseDir, Error> {
         let name = format!("{shown}/supervise");
         make_supervise_dir(&name)?;
-        // Readable by all: a status tool of any user tells a running supervisor from a
-        // shared lock attempt (control::find_supervisor); control stays the owner's.
         let lock = fs::open(
             "supervise/lock",
             OFlags::WRONLY | OFlags::CREATE | OFlags::CLOEXEC | OFlags::APPEND,
-            Mode::from_raw_mode(0o644),
+            Mode::from_raw_mode(0o600),
         )
         .ctx(|| format!("open {name}/lock"))?;
-        match lock_exclusive(&lock) {
-            Ok(()) => {
-                // A lock file made 0600 by an older tend (or another suite): open it up.
-                let _ = fs::fchmod(&lock, Mode::from_raw_mode(0o644));
-            }
+        match fs::flock(&lock, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => {}
             Err(Errno::WOULDBLOCK) => {
                 return Err(Error::Busy(format!(
                     "unable to lock {name}/lock: another supervisor is running on {shown}"
@@ -252,22 +247,6 @@ pub fn write_all(fd: impl AsFd, mut data: &[u8]) -> rustix::io::Result<()> {
         }
     }
     Ok(())
-}
-
-/// Takes the exclusive lock without blocking. A status tool's shared lock attempt holds
-/// the lock for a few microseconds: a refusal is tried again 10 times, 5 ms apart, before
-/// it means another supervisor (setup only; the loop never sleeps).
-fn lock_exclusive(lock: &OwnedFd) -> rustix::io::Result<()> {
-    let mut tries = 0;
-    loop {
-        match fs::flock(lock, FlockOperation::NonBlockingLockExclusive) {
-            Err(Errno::WOULDBLOCK) if tries < 10 => {
-                tries += 1;
-                std::thread::sleep(std::time::Duration::from_millis(5));
-            }
-            done => return done,
-        }
-    }
 }
 
 /// Creates `supervise/` mode 0755 (status readable by all; the fifos are 0600), following a dangling symlink to create its target.

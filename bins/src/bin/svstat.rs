@@ -6,7 +6,7 @@ use std::io::Write;
 use rustix::fs;
 use rustix::io::Errno;
 use tend::{fatal, usage, warn, EXIT_SYS};
-use tend_core::control::{find_supervisor, read_info, read_status};
+use tend_core::control::{open_ok, read_info, read_status};
 use tend_core::report::{status_line, unreachable};
 use tend_core::svdir::{join_show, resolve};
 use tend_core::tai::Tai64n;
@@ -47,7 +47,7 @@ fn start() -> u8 {
 fn line(arg: &OsString) -> Result<String, (u8, String)> {
     let dir = resolve(arg);
     let name = arg.to_string_lossy();
-    match find_supervisor(&dir) {
+    match open_ok(&dir) {
         Ok(_) => {}
         Err(errno @ (Errno::NXIO | Errno::NOENT)) => {
             let why = unreachable(&dir, errno);

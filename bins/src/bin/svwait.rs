@@ -15,7 +15,7 @@ use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::fs::inotify::{self, CreateFlags, ReadFlags, WatchFlags};
 use rustix::io::Errno;
 use tend::{parse_timeout, say, usage, warn, EXIT_SYS};
-use tend_core::control::{find_supervisor, read_info, read_status, Found};
+use tend_core::control::{open_ok, read_info, read_status};
 use tend_core::error::describe;
 use tend_core::report::is_ready;
 use tend_core::status::{RunState, Status};
@@ -65,9 +65,8 @@ struct Target {
     dir: PathBuf,
     /// The goal for this dir: `Ready` turns into `Up` when readiness is not reported.
     goal: Goal,
-    /// How its supervisor was found: our write end of `supervise/ok`, held while it runs,
-    /// or (for a user who may not open `ok`) its lock, probed again at every check.
-    ok: Option<Found>,
+    /// Our write end of `supervise/ok`, held while its supervisor runs.
+    ok: Option<OwnedFd>,
     done: bool,
 }
 
@@ -112,15 +111,7 @@ fn wait(args: &Args) -> Result<u8, Failure> {
         if recheck {
             for t in targets.iter_mut().filter(|t| !t.done) {
                 t.watch(&ino)?;
-                let had_lock = matches!(t.ok, Some(Found::Lock));
                 t.done = t.check()?;
-                if had_lock && t.ok.is_none() && !t.done {
-                    // Found by its lock, the supervisor exited: as a closed `ok` is.
-                    let (name, goal) = (&t.name, t.goal.word());
-                    return Err(Failure(format!(
-                        "unable to wait for {name} to be {goal}: supervisor exited"
-                    )));
-                }
             }
         }
         for t in targets.iter_mut().filter(|t| t.done) {
@@ -161,10 +152,7 @@ fn sleep(ino: &OwnedFd, targets: &[Target], left: Option<Duration>) -> Result<Ve
         .iter()
         .enumerate()
         .filter(|(_, t)| !t.done)
-        .filter_map(|(i, t)| match &t.ok {
-            Some(Found::Ok(fd)) => Some((i, fd)),
-            Some(Found::Lock) | None => None,
-        })
+        .filter_map(|(i, t)| t.ok.as_ref().map(|fd| (i, fd)))
         .collect();
     let mut fds = vec![PollFd::new(ino, PollFlags::IN)];
     // No events asked on a write end: POLLERR (no reader left) is reported regardless.
@@ -245,12 +233,10 @@ impl Target {
     /// supervised or not. Up: a supervisor runs and the status file says up. Ready: up
     /// and the supervisor reports readiness for this run.
     fn check(&mut self) -> Result<bool, Failure> {
-        // A held `ok` reports the supervisor's exit itself; a lock is looked at again (its
-        // supervisor's exit closes `lock`, an inotify event that brings us here).
-        if !matches!(self.ok, Some(Found::Ok(_))) {
-            match find_supervisor(&self.dir) {
-                Ok(found) => self.ok = Some(found),
-                Err(Errno::NXIO | Errno::NOENT) => self.ok = None,
+        if self.ok.is_none() {
+            match open_ok(&self.dir) {
+                Ok(fd) => self.ok = Some(fd),
+                Err(Errno::NXIO | Errno::NOENT) => {}
                 Err(e) => {
                     let ok = join_show(&self.dir, "supervise/ok");
                     return Err(Failure(format!("unable to open {ok}: {}", describe(e))));
