@@ -941,3 +941,326 @@ fn man_pages_render_cleanly_and_list_every_exit_code() {
         assert_eq!(outcome(&o), OK, "groff -man -ww -z {prog}.8");
     }
 }
+
+// ---- as an ordinary user ------------------------------------------------------------
+
+/// The uid (nobody) the unprivileged tests run the tools as.
+const NOBODY: u32 = 65534;
+/// The control group of the service in [`control_is_refused_to_others_and_granted_to_the_control_group`].
+const CONTROL_GID: u32 = 4242;
+
+/// Whether the tests that switch users can run: they need root and setpriv(1); when they
+/// cannot, prints why the test is skipped, unless TEND_REQUIRE_ROOT_TESTS is set, which
+/// fails the test.
+fn can_switch_users(test: &str) -> bool {
+    let root = rustix::process::geteuid().is_root();
+    if root && std::path::Path::new("/usr/bin/setpriv").exists() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("TEND_REQUIRE_ROOT_TESTS").is_none(),
+        "{test}: needs root and setpriv"
+    );
+    eprintln!("{test}: skipped: needs root and setpriv");
+    false
+}
+
+/// `prog args` run as uid nobody and group `gid` (and no other group), with `SVDIR`
+/// pointing nowhere.
+fn command_as(gid: u32, prog: &str, args: &[&OsStr]) -> Command {
+    let mut cmd = Command::new("setpriv");
+    cmd.arg(format!("--reuid={NOBODY}"))
+        .arg(format!("--regid={gid}"))
+        .arg("--clear-groups")
+        .arg(prog)
+        .args(args)
+        .env("SVDIR", "/nonexistent/tend-test-svdir");
+    cmd
+}
+
+/// Exit code, stdout and stderr of `prog args` run as nobody in group `gid`, seconds
+/// blurred.
+fn outcome_as(gid: u32, prog: &str, args: &[&OsStr]) -> (i32, String, String) {
+    let (code, out, err) = outcome(&common::run(&mut command_as(gid, prog, args)));
+    (code, seconds_blurred(&out), err)
+}
+
+/// Exit code, stdout and stderr of `prog args` run as nobody, seconds blurred, after
+/// checking that root gets exactly the same.
+fn as_nobody_and_root(prog: &str, args: &[&OsStr]) -> (i32, String, String) {
+    let nobody = outcome_as(NOBODY, prog, args);
+    let (code, out, err) = outcome(&tool(prog, args));
+    assert_eq!(
+        nobody,
+        (code, seconds_blurred(&out), err),
+        "{prog} {args:?}: as nobody, then as root"
+    );
+    nobody
+}
+
+/// svwait started in the background as nobody, with its output captured.
+fn svwait_bg_as_nobody(args: &[&OsStr]) -> Child {
+    command_as(NOBODY, SVWAIT, args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// What the tools say about `s` as nobody: svok's and svstat's outcomes, then svwait's
+/// with -t0 for up, down and ready, each asserted the same as root's.
+fn tools_as_nobody(s: &Supervised) -> [(i32, String, String); 5] {
+    let d = s.arg().as_os_str();
+    let t0 = OsStr::new("-t0");
+    [
+        as_nobody_and_root(SVOK, &[d]),
+        as_nobody_and_root(SVSTAT, &[d]),
+        as_nobody_and_root(SVWAIT, &[OsStr::new("-u"), t0, d]),
+        as_nobody_and_root(SVWAIT, &[OsStr::new("-d"), t0, d]),
+        as_nobody_and_root(SVWAIT, &[OsStr::new("-r"), t0, d]),
+    ]
+}
+
+#[test]
+fn status_tools_answer_every_user_on_a_running_and_a_stopped_service() {
+    let test = "status_tools_answer_every_user_on_a_running_and_a_stopped_service";
+    if !can_switch_users(test) {
+        return;
+    }
+    let s = Supervised::start(SUP, "nobody-updown", false);
+    let (d, name) = (s.arg().as_os_str(), s.arg().display().to_string());
+    let pid = s.wait_started(1);
+    let t20 = OsStr::new("-t20s");
+    let timed_out =
+        |goal: &str| format!("svwait: fatal: timed out waiting for {name} to be {goal}\n");
+    let no_notify = format!(
+        "svwait: warning: {name} has no notification-fd: waiting for it to be up instead\n"
+    );
+    assert_eq!(
+        tools_as_nobody(&s),
+        [
+            OK,
+            (
+                0,
+                format!("{name}: up (pid {pid}) N seconds\n"),
+                String::new()
+            ),
+            OK,
+            (1, String::new(), timed_out("down")),
+            (0, String::new(), no_notify.clone()),
+        ]
+    );
+    // svwait as nobody sleeps until the service goes down, without polling.
+    let mut w = svwait_bg_as_nobody(&[OsStr::new("-d"), t20, d]);
+    wait_asleep(&mut w);
+    svc(&s, "d");
+    assert_eq!(finish(w), OK);
+    assert_eq!(
+        tools_as_nobody(&s),
+        [
+            OK,
+            (
+                0,
+                format!("{name}: down N seconds, normally up, exited 0\n"),
+                String::new()
+            ),
+            (1, String::new(), timed_out("up")),
+            OK,
+            (1, String::new(), timed_out("ready")),
+        ]
+    );
+    // And until it is up again.
+    let mut w = svwait_bg_as_nobody(&[OsStr::new("-u"), t20, d]);
+    wait_asleep(&mut w);
+    svc(&s, "u");
+    assert_eq!(finish(w), OK);
+    s.wait_started(2);
+}
+
+#[test]
+fn svwait_as_any_user_wakes_up_when_the_service_is_ready() {
+    if !can_switch_users("svwait_as_any_user_wakes_up_when_the_service_is_ready") {
+        return;
+    }
+    let s = Supervised::start_with(
+        Kind::Tend,
+        "nobody-ready",
+        READY_RUN,
+        &[("notification-fd", "3\n")],
+    );
+    let (d, name) = (s.arg().as_os_str(), s.arg().display().to_string());
+    let pid = s.wait_started(1);
+    let up = format!("{name}: up (pid {pid}) N seconds\n");
+    let not_ready = format!("svwait: fatal: timed out waiting for {name} to be ready\n");
+    assert_eq!(
+        tools_as_nobody(&s),
+        [
+            OK,
+            (0, up, String::new()),
+            OK,
+            (
+                1,
+                String::new(),
+                format!("svwait: fatal: timed out waiting for {name} to be down\n")
+            ),
+            (1, String::new(), not_ready),
+        ]
+    );
+    let mut w = svwait_bg_as_nobody(&[OsStr::new("-r"), OsStr::new("-t20s"), d]);
+    wait_asleep(&mut w);
+    fs::write(s.dir.join("go-ready"), "").unwrap();
+    assert_eq!(finish(w), OK);
+    assert_eq!(
+        as_nobody_and_root(SVSTAT, &[d]),
+        (
+            0,
+            format!("{name}: up (pid {pid}) N seconds, ready N seconds\n"),
+            String::new()
+        )
+    );
+    assert_eq!(
+        as_nobody_and_root(SVWAIT, &[OsStr::new("-r"), OsStr::new("-t0"), d]),
+        OK
+    );
+}
+
+#[test]
+fn status_tools_as_any_user_see_a_killed_supervisor_and_its_successor() {
+    let test = "status_tools_as_any_user_see_a_killed_supervisor_and_its_successor";
+    if !can_switch_users(test) {
+        return;
+    }
+    let mut s = Supervised::start(SUP, "nobody-killed", false);
+    let (d, name) = (
+        s.arg().as_os_str().to_owned(),
+        s.arg().display().to_string(),
+    );
+    let d = d.as_os_str();
+    s.wait_started(1);
+    // svwait as nobody learns of the supervisor's death without polling.
+    let mut w = svwait_bg_as_nobody(&[OsStr::new("-d"), OsStr::new("-t20s"), d]);
+    wait_asleep(&mut w);
+    let mut sup = s.daemon.take().unwrap();
+    sup.signal(9);
+    sup.wait_exit(LIMIT);
+    let want = format!("svwait: fatal: unable to wait for {name} to be down: supervisor exited\n");
+    assert_eq!(finish(w), (111, String::new(), want));
+    let timed_out =
+        |goal: &str| format!("svwait: fatal: timed out waiting for {name} to be {goal}\n");
+    let not_running =
+        format!("svstat: warning: unable to read status of {name}: supervisor not running\n");
+    assert_eq!(
+        tools_as_nobody(&s),
+        [
+            (100, String::new(), String::new()),
+            (1, String::new(), not_running),
+            (1, String::new(), timed_out("up")),
+            (1, String::new(), timed_out("down")),
+            (1, String::new(), timed_out("ready")),
+        ]
+    );
+    // A new supervisor makes a new alive fifo, which nobody can tell from the old one's.
+    let mut w = svwait_bg_as_nobody(&[OsStr::new("-u"), OsStr::new("-t20s"), d]);
+    wait_asleep(&mut w);
+    let err = fs::File::create(s.root.join("supervisor2.stderr")).unwrap();
+    s.daemon = Some(common::Daemon::spawn(
+        Command::new(SUP.program())
+            .arg(&s.dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(err),
+    ));
+    assert_eq!(finish(w), OK);
+    let pid = s.wait_started(2);
+    assert_eq!(
+        as_nobody_and_root(SVSTAT, &[d]),
+        (
+            0,
+            format!("{name}: up (pid {pid}) N seconds\n"),
+            String::new()
+        )
+    );
+    assert_eq!(as_nobody_and_root(SVOK, &[d]), OK);
+}
+
+#[test]
+fn control_is_refused_to_others_and_granted_to_the_control_group() {
+    let test = "control_is_refused_to_others_and_granted_to_the_control_group";
+    if !can_switch_users(test) {
+        return;
+    }
+    let s = Supervised::start_with(
+        Kind::Tend,
+        "nobody-svc",
+        RUN,
+        &[("control-group", &format!("{CONTROL_GID}\n"))],
+    );
+    let (d, name) = (s.arg().as_os_str(), s.arg().display().to_string());
+    let pid = s.wait_started(1);
+    let refused = format!("svc: warning: unable to control {name}: access denied\n");
+    assert_eq!(
+        outcome_as(NOBODY, SVC, &[OsStr::new("-d"), d]),
+        (111, String::new(), refused)
+    );
+    assert_eq!(s.status().state, RunState::Run);
+    assert_eq!(s.status().pid, pid as u32);
+    // The control group asks through ok, which it may open, and gets the same answers.
+    assert_eq!(outcome_as(CONTROL_GID, SVOK, &[d]), OK);
+    assert_eq!(outcome_as(CONTROL_GID, SVC, &[OsStr::new("-d"), d]), OK);
+    s.wait_down();
+    assert_eq!(
+        outcome_as(CONTROL_GID, SVSTAT, &[d]),
+        (
+            0,
+            format!("{name}: down N seconds, normally up, exited 0\n"),
+            String::new()
+        )
+    );
+    assert_eq!(
+        outcome_as(
+            CONTROL_GID,
+            SVWAIT,
+            &[OsStr::new("-d"), OsStr::new("-t0"), d]
+        ),
+        OK
+    );
+    assert_eq!(
+        outcome_as(NOBODY, SVC, &[OsStr::new("-u"), d]).0,
+        111,
+        "other groups are still refused"
+    );
+}
+
+#[test]
+fn a_supervise_dir_nobody_may_read_gets_one_line() {
+    if !can_switch_users("a_supervise_dir_nobody_may_read_gets_one_line") {
+        return;
+    }
+    // As daemontools and runit make it: mode 0700, and then no alive fifo to read either.
+    let s = Supervised::start(SUP, "nobody-0700", false);
+    let (d, name) = (s.arg().as_os_str(), s.arg().display().to_string());
+    s.wait_started(1);
+    let sdir = s.dir.join("supervise");
+    fs::set_permissions(&sdir, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let denied = |prog: &str, level: &str| {
+        format!("{prog}: {level}: unable to open {name}/supervise/ok: access denied\n")
+    };
+    assert_eq!(
+        outcome_as(NOBODY, SVOK, &[d]),
+        (111, String::new(), denied("svok", "fatal"))
+    );
+    assert_eq!(
+        outcome_as(NOBODY, SVSTAT, &[d]),
+        (111, String::new(), denied("svstat", "warning"))
+    );
+    assert_eq!(
+        outcome_as(NOBODY, SVWAIT, &[OsStr::new("-u"), OsStr::new("-t0"), d]),
+        (
+            111,
+            String::new(),
+            format!("svwait: fatal: unable to watch {name}/supervise: access denied\n")
+        )
+    );
+    fs::set_permissions(&sdir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+}

@@ -796,6 +796,47 @@ fn killed_supervisor_is_replaced_without_a_second_copy() {
     assert!(!alive(pid2 as i32));
 }
 
+#[test]
+fn a_lock_held_on_a_dead_supervisors_alive_keeps_no_supervisor_out() {
+    let mut s = Svc::new("alive", "#!/bin/sh\nexec sleep 1000\n");
+    s.start();
+    let pid = s.wait_up(0);
+    let alive = s.dir().join("supervise/alive");
+    let ino = fs::metadata(&alive).unwrap().ino();
+    s.sup().signal(9);
+    s.sup().wait_exit(LIMIT);
+    // Anyone may read alive, so anyone may lock it once its supervisor has gone, and
+    // hold the lock for as long as they like.
+    let old = rustix::fs::open(
+        &alive,
+        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .unwrap();
+    rustix::fs::flock(&old, rustix::fs::FlockOperation::NonBlockingLockShared).unwrap();
+    // The next supervisor makes itself a new one, and is not kept out.
+    s.start();
+    wait_until(LIMIT, "adoption message", || {
+        s.stderr().contains(&format!(
+            "tend-supervise sv: info: adopted running service pid {pid}"
+        ))
+    });
+    assert_ne!(fs::metadata(&alive).unwrap().ino(), ino, "a new alive");
+    let new = rustix::fs::open(
+        &alive,
+        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .unwrap();
+    assert_eq!(
+        rustix::fs::flock(&new, rustix::fs::FlockOperation::NonBlockingLockShared),
+        Err(rustix::io::Errno::WOULDBLOCK),
+        "the new supervisor holds the new alive"
+    );
+    s.ctl(b"d");
+    s.wait_down();
+}
+
 /// Runs `sh -c script` in the test dir as uid 65534 (nobody) and group `gid`.
 fn as_nobody(dir: &Path, gid: u32, script: &str) -> std::process::Output {
     run(Command::new("setpriv")
@@ -823,6 +864,17 @@ fn control_is_the_owners_status_is_everyones_and_control_group_delegates() {
     let mut s = Svc::new("perms", "#!/bin/sh\nexec sleep 1000\n");
     s.start();
     let pid = s.wait_up(0);
+    // lock, control and ok are the owner's; alive, a fifo, is readable by all.
+    for (file, fifo, mode) in [
+        ("lock", false, 0o600),
+        ("control", true, 0o600),
+        ("ok", true, 0o600),
+        ("alive", true, 0o644),
+    ] {
+        let m = fs::symlink_metadata(s.dir().join("supervise").join(file)).unwrap();
+        let got = (m.file_type().is_fifo(), m.permissions().mode() & 0o7777);
+        assert_eq!(got, (fifo, mode), "supervise/{file}");
+    }
     let o = as_nobody(
         s.tmp.path(),
         65534,

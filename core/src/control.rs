@@ -2,7 +2,7 @@
 use std::os::fd::OwnedFd;
 use std::path::Path;
 
-use rustix::fs::{self, Mode, OFlags};
+use rustix::fs::{self, FlockOperation, Mode, OFlags};
 use rustix::io::Errno;
 
 use crate::error::{Ctx, Error};
@@ -11,18 +11,68 @@ use crate::status::Status;
 use crate::supervise::write_all;
 use crate::svdir::join_show;
 
-/// Whether a supervisor holds `DIR/supervise/ok` open.
-///
-/// `Ok(false)` when the fifo has no reader (ENXIO) or does not exist (ENOENT, also for a
-/// missing DIR); other failures are errors.
+/// Whether a supervisor runs on a service dir, as [`find_supervisor`] found out.
+#[derive(Debug)]
+pub enum Presence {
+    /// One runs. The fd, the write end of `ok` or a read end of `alive`, reports POLLERR
+    /// or POLLHUP once it has exited.
+    Running(OwnedFd),
+    /// None runs: ENXIO (nobody holds `ok` open, or nobody holds `alive` locked) or
+    /// ENOENT (no `ok` fifo, no supervise dir, no DIR).
+    Absent(Errno),
+}
+
+/// Whether a supervisor runs on DIR ([`find_supervisor`]).
 pub fn is_supervised(dir: &Path) -> Result<bool, Error> {
-    match open_ok(dir) {
-        Ok(_) => Ok(true),
-        Err(Errno::NXIO | Errno::NOENT) => Ok(false),
-        Err(errno) => Err(Error::Sys {
-            op: format!("open {}", join_show(dir, "supervise/ok")),
-            errno,
-        }),
+    Ok(matches!(find_supervisor(dir)?, Presence::Running(_)))
+}
+
+/// Finds out whether a supervisor runs on DIR, with whatever rights the caller has.
+///
+/// The owner (and the control group) open `DIR/supervise/ok` for writing, as daemontools
+/// and runit do, which works on their supervise dirs too. Anyone else, refused `ok`, tries
+/// a shared flock on `DIR/supervise/alive`, which a tend supervisor holds exclusively for
+/// its life ([`crate::supervise::SuperviseDir::open`]). Where there is no `alive` (another
+/// suite's supervisor) or it cannot be opened either, the error is opening `ok`'s.
+pub fn find_supervisor(dir: &Path) -> Result<Presence, Error> {
+    let denied = match open_ok(dir) {
+        Ok(fd) => return Ok(Presence::Running(fd)),
+        Err(errno @ (Errno::NXIO | Errno::NOENT)) => return Ok(Presence::Absent(errno)),
+        Err(errno @ (Errno::ACCESS | Errno::PERM)) => errno,
+        Err(errno) => return Err(open_error(dir, "supervise/ok", errno)),
+    };
+    match open_alive(dir) {
+        Ok(Some(fd)) => Ok(Presence::Running(fd)),
+        Ok(None) => Ok(Presence::Absent(Errno::NXIO)),
+        Err(Errno::NOENT | Errno::ACCESS | Errno::PERM) => {
+            Err(open_error(dir, "supervise/ok", denied))
+        }
+        Err(errno) => Err(open_error(dir, "supervise/alive", errno)),
+    }
+}
+
+/// The error of opening `DIR/FILE`.
+fn open_error(dir: &Path, file: &str, errno: Errno) -> Error {
+    Error::Sys {
+        op: format!("open {}", join_show(dir, file)),
+        errno,
+    }
+}
+
+/// Opens `DIR/supervise/alive` for reading, without blocking, and returns it if a
+/// supervisor holds its lock; `None` if none does. Only a non-blocking shared lock is
+/// tried, and released at once if it is had (the fifo of a supervisor that has exited,
+/// which no later supervisor will lock again), so it never keeps anyone out.
+fn open_alive(dir: &Path) -> rustix::io::Result<Option<OwnedFd>> {
+    let fd = fs::open(
+        dir.join("supervise/alive"),
+        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    match fs::flock(&fd, FlockOperation::NonBlockingLockShared) {
+        Err(Errno::WOULDBLOCK) => Ok(Some(fd)),
+        Ok(()) => Ok(None),
+        Err(errno) => Err(errno),
     }
 }
 

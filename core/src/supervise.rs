@@ -17,6 +17,8 @@ use crate::status::Status;
 pub struct SuperviseDir {
     /// The lock file, flocked for our life.
     _lock: OwnedFd,
+    /// `alive`, open for reading and writing and flocked for our life ([`make_alive`]).
+    _alive: OwnedFd,
     /// Read end of `control`, non-blocking.
     pub control: OwnedFd,
     /// Our write end of `control`, so that reads never see EOF.
@@ -65,6 +67,7 @@ impl SuperviseDir {
                 })
             }
         }
+        let alive = make_alive(&name)?;
         make_fifo("supervise/control", &name, control_group)?;
         make_fifo("supervise/ok", &name, control_group)?;
         let rd = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC;
@@ -79,6 +82,7 @@ impl SuperviseDir {
         let ok = fs::open("supervise/ok", rd, Mode::empty()).ctx(|| format!("open {name}/ok"))?;
         Ok(SuperviseDir {
             _lock: lock,
+            _alive: alive,
             control,
             _control_w: control_w,
             _ok: ok,
@@ -249,7 +253,8 @@ pub fn write_all(fd: impl AsFd, mut data: &[u8]) -> rustix::io::Result<()> {
     Ok(())
 }
 
-/// Creates `supervise/` mode 0755 (status readable by all; the fifos are 0600), following a dangling symlink to create its target.
+/// Creates `supervise/` mode 0755 (status and `alive` readable by all; `lock`, `control`
+/// and `ok` are 0600), following a dangling symlink to create its target.
 fn make_supervise_dir(name: &str) -> Result<(), Error> {
     match fs::mkdir("supervise", Mode::from_raw_mode(0o755)) {
         Ok(()) => return Ok(()),
@@ -279,6 +284,37 @@ fn make_supervise_dir(name: &str) -> Result<(), Error> {
             errno,
         }),
     }
+}
+
+/// Creates `supervise/alive` afresh and returns it open (read and write) and flocked
+/// exclusively: a fifo of mode 0644 that tells any user, with read access only, whether
+/// this supervisor runs (a non-blocking shared flock fails) and when it exits (a read end
+/// opened meanwhile reports POLLHUP, once the lock is gone). `lock` cannot do this: were
+/// it readable, anyone could hold a shared flock on it and keep every later supervisor
+/// out. `alive` is made as `alive.new`, mode 0600, and locked before it is opened to all
+/// and renamed into place, so nobody else ever holds a lock on it.
+fn make_alive(name: &str) -> Result<OwnedFd, Error> {
+    let tmp = "supervise/alive.new";
+    match fs::unlink(tmp) {
+        Ok(()) | Err(Errno::NOENT) => {}
+        Err(errno) => {
+            return Err(Error::Sys {
+                op: format!("remove {name}/alive.new"),
+                errno,
+            })
+        }
+    }
+    let mode = Mode::from_raw_mode(0o600);
+    fs::mknodat(fs::CWD, tmp, fs::FileType::Fifo, mode, 0)
+        .ctx(|| format!("mkfifo {name}/alive.new"))?;
+    // Read and write: a fifo opened so never blocks, and we are its writer.
+    let flags = OFlags::RDWR | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+    let fd = fs::open(tmp, flags, Mode::empty()).ctx(|| format!("open {name}/alive.new"))?;
+    fs::flock(&fd, FlockOperation::NonBlockingLockExclusive)
+        .ctx(|| format!("lock {name}/alive.new"))?;
+    fs::fchmod(&fd, Mode::from_raw_mode(0o644)).ctx(|| format!("chmod {name}/alive.new"))?;
+    fs::rename(tmp, "supervise/alive").ctx(|| format!("rename {name}/alive.new to alive"))?;
+    Ok(fd)
 }
 
 /// Makes `path` a fifo of mode 0600, keeping an existing fifo.

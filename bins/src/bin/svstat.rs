@@ -6,7 +6,7 @@ use std::io::Write;
 use rustix::fs;
 use rustix::io::Errno;
 use tend::{fatal, usage, warn, EXIT_SYS};
-use tend_core::control::{open_ok, read_info, read_status};
+use tend_core::control::{find_supervisor, read_info, read_status, Presence};
 use tend_core::report::{status_line, unreachable};
 use tend_core::svdir::{join_show, resolve};
 use tend_core::tai::Tai64n;
@@ -47,20 +47,16 @@ fn start() -> u8 {
 fn line(arg: &OsString) -> Result<String, (u8, String)> {
     let dir = resolve(arg);
     let name = arg.to_string_lossy();
-    match open_ok(&dir) {
-        Ok(_) => {}
-        Err(errno @ (Errno::NXIO | Errno::NOENT)) => {
+    match find_supervisor(&dir) {
+        Ok(Presence::Running(_)) => {}
+        Ok(Presence::Absent(errno)) => {
             let why = unreachable(&dir, errno);
             return Err((
                 EXIT_UNSUPERVISED,
                 format!("unable to read status of {name}: {why}"),
             ));
         }
-        Err(errno) => {
-            let op = format!("open {}", join_show(&dir, "supervise/ok"));
-            let e = Error::Sys { op, errno };
-            return Err((EXIT_SYS, e.to_string()));
-        }
+        Err(e) => return Err((EXIT_SYS, e.to_string())),
     }
     let st = read_status(&dir).map_err(|e| (EXIT_SYS, e.to_string()))?;
     let normally_down = match fs::lstat(dir.join("down")) {

@@ -1,9 +1,11 @@
 //! svwait: wait until every service dir is up, down or ready, without polling.
 //!
 //! Each service dir's supervise dir is watched with inotify (status and info are replaced
-//! by rename; a supervisor opens `ok` when it starts); the watch is set before each check,
-//! so no change falls between them. While a supervisor runs, svwait holds the write end of
-//! its `ok` fifo: when the supervisor exits, poll reports POLLERR on it.
+//! by rename; a supervisor renames `alive` into place and opens `ok` when it starts); the
+//! watch is set before each check, so no change falls between them. While a supervisor
+//! runs, svwait holds the write end of its `ok` fifo, or, for a user who may not open that,
+//! a read end of its `alive` fifo: when the supervisor exits, poll reports POLLERR or
+//! POLLHUP on it.
 #![cfg_attr(not(test), no_main)]
 use std::ffi::OsString;
 use std::mem::MaybeUninit;
@@ -15,11 +17,11 @@ use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::fs::inotify::{self, CreateFlags, ReadFlags, WatchFlags};
 use rustix::io::Errno;
 use tend::{parse_timeout, say, usage, warn, EXIT_SYS};
-use tend_core::control::{open_ok, read_info, read_status};
+use tend_core::control::{find_supervisor, read_info, read_status, Presence};
 use tend_core::error::describe;
 use tend_core::report::is_ready;
 use tend_core::status::{RunState, Status};
-use tend_core::svdir::{join_show, resolve, show, Settings};
+use tend_core::svdir::{resolve, show, Settings};
 
 const SYNOPSIS: &str = "svwait -u|-d|-r [ -t timeout ] servicedir...";
 /// Exit code on timeout.
@@ -65,8 +67,9 @@ struct Target {
     dir: PathBuf,
     /// The goal for this dir: `Ready` turns into `Up` when readiness is not reported.
     goal: Goal,
-    /// Our write end of `supervise/ok`, held while its supervisor runs.
-    ok: Option<OwnedFd>,
+    /// Our write end of `supervise/ok` (or, where we may not open that, a read end of
+    /// `supervise/alive`), held while its supervisor runs.
+    held: Option<OwnedFd>,
     done: bool,
 }
 
@@ -102,7 +105,7 @@ fn wait(args: &Args) -> Result<u8, Failure> {
             name: arg.to_string_lossy().into_owned(),
             dir: resolve(arg),
             goal: args.goal,
-            ok: None,
+            held: None,
             done: false,
         })
         .collect();
@@ -115,7 +118,7 @@ fn wait(args: &Args) -> Result<u8, Failure> {
             }
         }
         for t in targets.iter_mut().filter(|t| t.done) {
-            t.ok = None;
+            t.held = None;
         }
         let pending: Vec<&str> = targets
             .iter()
@@ -145,14 +148,14 @@ fn wait(args: &Args) -> Result<u8, Failure> {
     }
 }
 
-/// Polls the inotify fd and the held `ok` fds until something happens or `left` passes;
-/// returns the indices of targets whose supervisor closed `ok` (it exited).
+/// Polls the inotify fd and the held `ok` and `alive` fds until something happens or
+/// `left` passes; returns the indices of targets whose supervisor closed them (it exited).
 fn sleep(ino: &OwnedFd, targets: &[Target], left: Option<Duration>) -> Result<Vec<usize>, Failure> {
     let held: Vec<(usize, &OwnedFd)> = targets
         .iter()
         .enumerate()
         .filter(|(_, t)| !t.done)
-        .filter_map(|(i, t)| t.ok.as_ref().map(|fd| (i, fd)))
+        .filter_map(|(i, t)| t.held.as_ref().map(|fd| (i, fd)))
         .collect();
     let mut fds = vec![PollFd::new(ino, PollFlags::IN)];
     // No events asked on a write end: POLLERR (no reader left) is reported regardless.
@@ -233,14 +236,11 @@ impl Target {
     /// supervised or not. Up: a supervisor runs and the status file says up. Ready: up
     /// and the supervisor reports readiness for this run.
     fn check(&mut self) -> Result<bool, Failure> {
-        if self.ok.is_none() {
-            match open_ok(&self.dir) {
-                Ok(fd) => self.ok = Some(fd),
-                Err(Errno::NXIO | Errno::NOENT) => {}
-                Err(e) => {
-                    let ok = join_show(&self.dir, "supervise/ok");
-                    return Err(Failure(format!("unable to open {ok}: {}", describe(e))));
-                }
+        if self.held.is_none() {
+            match find_supervisor(&self.dir) {
+                Ok(Presence::Running(fd)) => self.held = Some(fd),
+                Ok(Presence::Absent(_)) => {}
+                Err(e) => return Err(Failure(e.to_string())),
             }
         }
         let st = match read_status(&self.dir) {
@@ -250,8 +250,8 @@ impl Target {
         };
         Ok(match self.goal {
             Goal::Down => st.state == RunState::Down,
-            Goal::Up => self.ok.is_some() && st.state == RunState::Run,
-            Goal::Ready => self.ok.is_some() && st.state == RunState::Run && self.ready(&st),
+            Goal::Up => self.held.is_some() && st.state == RunState::Run,
+            Goal::Ready => self.held.is_some() && st.state == RunState::Run && self.ready(&st),
         })
     }
 
@@ -274,12 +274,12 @@ impl Target {
     /// Handles the exit of the supervisor: done if the goal is reached all the same or a
     /// new supervisor took over; a failure if nobody is left to reach it.
     fn lost(&mut self, ino: &OwnedFd) -> Result<bool, Failure> {
-        self.ok = None;
+        self.held = None;
         self.watch(ino)?;
         if self.check()? {
             return Ok(true);
         }
-        if self.ok.is_none() {
+        if self.held.is_none() {
             let (name, goal) = (&self.name, self.goal.word());
             return Err(Failure(format!(
                 "unable to wait for {name} to be {goal}: supervisor exited"
