@@ -146,7 +146,15 @@ fn svok_exit_codes() {
     );
     assert_eq!(outcome(&tool(SVOK, &[&p("gone")])), none);
     assert_eq!(outcome(&tool(SVOK, &[&p("bare")])), none);
-    assert_eq!(outcome(&tool(SVOK, &[&p("missing")])), none);
+    // A service dir that does not exist: still 100, but said (a typo is no stopped service).
+    let missing = format!(
+        "svok: fatal: unable to open {}: file does not exist\n",
+        p("missing")
+    );
+    assert_eq!(
+        outcome(&tool(SVOK, &[&p("missing")])),
+        (100, String::new(), missing)
+    );
     let fatal = format!(
         "svok: fatal: unable to open {}/supervise/ok: Not a directory\n",
         p("file")
