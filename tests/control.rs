@@ -613,8 +613,9 @@ fn svwait_ready_falls_back_to_up_with_a_warning() {
         SVWAIT,
         &[OsStr::new("-r"), OsStr::new("-t0"), f.dir.as_os_str()],
     );
-    let want =
-        format!("svwait: warning: {d} has no notification-fd: waiting for it to be up instead\n");
+    let want = format!(
+        "svwait: warning: {d} has no notification-fd or check: waiting for it to be up instead\n"
+    );
     assert_eq!(outcome(&o), (0, String::new(), want));
     fs::write(f.dir.join("notification-fd"), "3\n").unwrap();
     let o = tool(
@@ -801,7 +802,7 @@ fn svstat_and_svwait_on_a_real_supervisor() {
     );
     let o = tool(SVWAIT, &[OsStr::new("-r"), t20, d]);
     let want = format!(
-        "svwait: warning: {} has no notification-fd: waiting for it to be up instead\n",
+        "svwait: warning: {} has no notification-fd or check: waiting for it to be up instead\n",
         s.arg().display()
     );
     assert_eq!(outcome(&o), (0, String::new(), want));
@@ -1043,7 +1044,7 @@ fn status_tools_answer_every_user_on_a_running_and_a_stopped_service() {
     let timed_out =
         |goal: &str| format!("svwait: fatal: timed out waiting for {name} to be {goal}\n");
     let no_notify = format!(
-        "svwait: warning: {name} has no notification-fd: waiting for it to be up instead\n"
+        "svwait: warning: {name} has no notification-fd or check: waiting for it to be up instead\n"
     );
     assert_eq!(
         tools_as_nobody(&s),

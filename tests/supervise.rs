@@ -1043,3 +1043,65 @@ fn a_hanging_control_script_is_killed_and_the_supervisor_keeps_answering() {
         "{err}"
     );
 }
+
+#[test]
+fn check_marks_the_service_ready_and_svwait_r_waits_for_it() {
+    let mut s = Svc::new("check", "#!/bin/sh\nexec sleep 1000\n");
+    write_exec(
+        &s.dir().join("check"),
+        "#!/bin/sh\necho try >> ../checks\ntest -e ../go\n",
+    );
+    s.start();
+    s.wait_up(0);
+    wait_until(LIMIT, "a few tries", || s.lines("checks").len() >= 3);
+    let svwait = |t: &str| {
+        run(Command::new(env!("CARGO_BIN_EXE_svwait"))
+            .args(["-r", "-t", t, "./sv"])
+            .current_dir(s.tmp.path()))
+    };
+    // Not ready yet: svwait -r times out.
+    let o = svwait("300ms");
+    assert_eq!(o.status.code(), Some(1), "{:?}", texts(&o));
+    assert_eq!(s.info("ready"), "-");
+    let waiter = std::thread::spawn({
+        let dir = s.tmp.path().to_path_buf();
+        move || {
+            run(Command::new(env!("CARGO_BIN_EXE_svwait"))
+                .args(["-r", "-t", "20s", "./sv"])
+                .current_dir(dir))
+        }
+    });
+    fs::write(s.file("go"), "").unwrap();
+    let o = waiter.join().unwrap();
+    assert!(o.status.success(), "{:?}", texts(&o));
+    assert!(s.info("ready").starts_with("@4000"));
+    let o = run(Command::new(env!("CARGO_BIN_EXE_svstat"))
+        .arg("./sv")
+        .current_dir(s.tmp.path()));
+    assert!(texts(&o).0.contains(", ready "), "{:?}", texts(&o));
+    // Not run again once it succeeded.
+    let n = s.lines("checks").len();
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_millis(1500) {
+        std::thread::sleep(Duration::from_millis(50)); // observation window
+    }
+    assert_eq!(s.lines("checks").len(), n, "check ran after success");
+}
+
+#[test]
+fn a_hanging_check_is_killed_and_tried_again() {
+    let mut s = Svc::new("check-hang", "#!/bin/sh\nexec sleep 1000\n");
+    write_exec(
+        &s.dir().join("check"),
+        "#!/bin/sh\necho try >> ../checks\ntest -e ../go && exit 0\nexec sleep 1000\n",
+    );
+    s.start();
+    s.wait_up(0);
+    wait_until(LIMIT, "the first try", || s.lines("checks").len() == 1);
+    fs::write(s.file("go"), "").unwrap();
+    // The first try hangs: it is killed after 5 s, and the next one succeeds.
+    wait_until(Duration::from_secs(30), "ready", || {
+        s.info("ready").starts_with("@4000")
+    });
+    assert_eq!(s.lines("checks").len(), 2);
+}

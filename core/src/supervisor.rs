@@ -23,6 +23,10 @@ pub const QUICK_DEATH: Duration = Duration::from_secs(2);
 pub const STABLE: Duration = Duration::from_secs(10);
 /// The longest backoff delay.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// A `./check` still running after this is killed, and counts as not ready.
+pub const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
+/// The delays between runs of `./check` after the first (at once): then 1 s each.
+pub const CHECK_DELAYS_MS: [u64; 5] = [50, 100, 200, 400, 800];
 
 /// Where the service is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,6 +67,10 @@ pub enum Event {
     FinishStopped,
     /// The daemon wrote a newline on its notification fd.
     Ready,
+    /// `./check` was started with this pid.
+    CheckStarted(u32),
+    /// `./check` ended (true: exit 0), or could not be started (false).
+    CheckExited(bool),
 }
 
 /// What the loop must do.
@@ -72,6 +80,9 @@ pub enum Action {
     SpawnRun,
     /// Start `./finish` with the exit of `run`, or report [`Event::FinishExited`] if none.
     SpawnFinish(Option<Exit>),
+    /// Start `./check` (runit's readiness check); report [`Event::CheckStarted`], or
+    /// [`Event::CheckExited`]`(false)` if it cannot start.
+    SpawnCheck,
     /// Send a signal to a process; to its process group when `group`.
     Signal {
         /// The target.
@@ -149,6 +160,16 @@ pub struct Supervisor {
     signalled: bool,
     /// Jitter state (xorshift).
     rng: u64,
+    /// When to run `./check` next (while up and not ready).
+    check_at: Option<Instant>,
+    /// The running `./check`, 0 if none.
+    pub check_pid: u32,
+    /// When to SIGKILL the running `./check`.
+    check_kill_at: Option<Instant>,
+    /// How many checks failed since the start.
+    check_tries: usize,
+    /// The running check belongs to an earlier run: its answer is ignored.
+    check_stale: bool,
 }
 
 impl Supervisor {
@@ -172,6 +193,11 @@ impl Supervisor {
             fails: 0,
             signalled: false,
             rng: seed | 1,
+            check_at: None,
+            check_pid: 0,
+            check_kill_at: None,
+            check_tries: 0,
+            check_stale: false,
         }
     }
 
@@ -206,15 +232,25 @@ impl Supervisor {
 
     /// The nearest deadline, if any: the loop polls until then, and sends [`Event::Tick`].
     pub fn deadline(&self) -> Option<Instant> {
-        [self.start_at, self.kill_at, self.finish_kill_at]
-            .into_iter()
-            .flatten()
-            .min()
+        let check = self.check_at.filter(|_| self.state == State::Run);
+        [
+            self.start_at,
+            self.kill_at,
+            self.finish_kill_at,
+            check,
+            self.check_kill_at,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Decides what to do about `ev`; performs nothing.
     pub fn step(&mut self, ev: Event, now: Now) -> Actions {
         let mut a = Actions::default();
+        if ev == Event::Tick {
+            self.check_tick(now, &mut a);
+        }
         match (self.state, ev) {
             (_, Event::Cmd(c)) => self.command(c, now, &mut a),
             (_, Event::CmdHandled(c)) => {
@@ -276,6 +312,9 @@ impl Supervisor {
                 self.info.finish_stop = false;
                 self.info.starts = self.info.starts.saturating_add(1);
                 self.signalled = false;
+                self.check_tries = 0;
+                self.check_stale |= self.check_pid != 0;
+                self.check_at = self.settings.checks_readiness().then_some(now.mono);
             }
             (State::Down, Event::RunFailed(kind)) => {
                 self.info.run = kind;
@@ -317,6 +356,11 @@ impl Supervisor {
                 self.after_down(now, &mut a);
             }
             (State::Run, Event::Ready) => self.info.ready = Some(now.wall),
+            (_, Event::CheckStarted(pid)) => {
+                self.check_pid = pid;
+                self.check_kill_at = Some(now.mono + CHECK_TIMEOUT);
+            }
+            (_, Event::CheckExited(ok)) => self.check_exited(ok, now),
             // Results that do not fit the state are stale (e.g. a late readiness byte).
             (
                 State::Down,
@@ -331,6 +375,49 @@ impl Supervisor {
             | (State::Finish, Event::RunExited(_)) => {}
         }
         a
+    }
+
+    /// Starts a due `./check`, and kills one that outlived [`CHECK_TIMEOUT`].
+    fn check_tick(&mut self, now: Now, a: &mut Actions) {
+        if self.check_kill_at.is_some_and(|t| t <= now.mono) {
+            self.check_kill_at = None;
+            a.push(Action::Signal {
+                pid: self.check_pid,
+                sig: Signal::KILL,
+                group: true,
+            });
+        }
+        let due = self.check_at.is_some_and(|t| t <= now.mono);
+        if due && self.state == State::Run && self.check_pid == 0 {
+            self.check_at = None;
+            a.push(Action::SpawnCheck);
+        }
+    }
+
+    /// A `./check` ended: the service is ready on exit 0; otherwise the next try is
+    /// scheduled, a little later each time, then every second.
+    fn check_exited(&mut self, ok: bool, now: Now) {
+        self.check_pid = 0;
+        self.check_kill_at = None;
+        if std::mem::take(&mut self.check_stale) {
+            // An earlier run's check; this run's first check is due now.
+            return;
+        }
+        if self.state != State::Run || self.info.ready.is_some() {
+            self.check_at = None;
+            return;
+        }
+        if ok {
+            self.info.ready = Some(now.wall);
+            self.check_at = None;
+            return;
+        }
+        let ms = CHECK_DELAYS_MS
+            .get(self.check_tries)
+            .copied()
+            .unwrap_or(1000);
+        self.check_tries = self.check_tries.saturating_add(1);
+        self.check_at = Some(now.mono + Duration::from_millis(ms));
     }
 
     /// Obeys one control letter.
@@ -932,6 +1019,48 @@ mod tests {
             vec![]
         );
         assert!(s.paused);
+    }
+
+    #[test]
+    fn check_runs_at_once_then_spaced_out_until_it_succeeds() {
+        let t0 = Instant::now();
+        let settings = Settings {
+            check: true,
+            ..Settings::default()
+        };
+        let mut s = Supervisor::new(settings, at(t0, 0), 7);
+        s.step(Event::Tick, at(t0, 0));
+        s.step(Event::RunStarted(9), at(t0, 0));
+        let mut tries = vec![];
+        let mut ms = 0;
+        while ms < 4000 {
+            if acts(s.step(Event::Tick, at(t0, ms))).contains(&Action::SpawnCheck) {
+                tries.push(ms);
+                s.step(Event::CheckStarted(100), at(t0, ms));
+                s.step(Event::CheckExited(ms >= 2500), at(t0, ms + 5));
+            }
+            ms += 5;
+        }
+        assert_eq!(tries[..3], [0, 55, 160], "{tries:?}");
+        let gaps: Vec<u64> = tries.windows(2).map(|w| w[1] - w[0]).collect();
+        assert!(gaps.iter().all(|&g| g <= 1010), "{gaps:?}");
+        assert!(s.info.ready.is_some());
+        assert_eq!(s.deadline(), None, "no check after the first success");
+        // A hanging check is killed.
+        let mut s = Supervisor::new(s.settings.clone(), at(t0, 0), 7);
+        s.step(Event::Tick, at(t0, 0));
+        s.step(Event::RunStarted(9), at(t0, 0));
+        assert_eq!(
+            acts(s.step(Event::Tick, at(t0, 0))),
+            vec![Action::SpawnCheck]
+        );
+        s.step(Event::CheckStarted(100), at(t0, 0));
+        let kill = Action::Signal {
+            pid: 100,
+            sig: Signal::KILL,
+            group: true,
+        };
+        assert_eq!(acts(s.step(Event::Tick, at(t0, 5000))), vec![kill]);
     }
 
     #[test]

@@ -58,6 +58,8 @@ pub struct Settings {
     pub timeout_finish: Option<Duration>,
     /// `down-signal`: sent by `svc -d` and on supervisor SIGTERM; TERM by default.
     pub down_signal: Signal,
+    /// `check` is executable: runit's readiness check, used without notification-fd.
+    pub check: bool,
 }
 
 impl Default for Settings {
@@ -68,7 +70,16 @@ impl Default for Settings {
             timeout_kill: None,
             timeout_finish: Some(DEFAULT_TIMEOUT_FINISH),
             down_signal: Signal::TERM,
+            check: false,
         }
+    }
+}
+
+impl Settings {
+    /// Whether readiness comes from runs of `./check` (no notification-fd, and `check`
+    /// is executable), as runit's `sv check`.
+    pub fn checks_readiness(&self) -> bool {
+        self.notification_fd.is_none() && self.check
     }
 }
 
@@ -108,6 +119,7 @@ impl Settings {
             r.ok().flatten()
         };
         s.down = dir.join("down").symlink_metadata().is_ok();
+        s.check = rustix::fs::access(&dir.join("check"), rustix::fs::Access::EXEC_OK).is_ok();
         if let Some(text) = read_small("notification-fd", &mut bad) {
             match text.trim().parse::<i32>() {
                 Ok(n) if (3..=MAX_NOTIFICATION_FD).contains(&n) => s.notification_fd = Some(n),
@@ -344,6 +356,7 @@ mod tests {
                 timeout_kill: Some(Duration::from_millis(250)),
                 timeout_finish: None,
                 down_signal: Signal::HUP,
+                check: false,
             }
         );
         std::fs::write(d.join("notification-fd"), "1").unwrap();

@@ -259,8 +259,9 @@ impl Target {
     /// notification-fd, or a supervisor that writes no `info`), up is as good as ready.
     fn ready(&mut self, st: &Status) -> bool {
         let name = &self.name;
-        let fallback = if Settings::read(&self.dir).0.notification_fd.is_none() {
-            format!("{name} has no notification-fd: waiting for it to be up instead")
+        let settings = Settings::read(&self.dir).0;
+        let fallback = if settings.notification_fd.is_none() && !settings.check {
+            format!("{name} has no notification-fd or check: waiting for it to be up instead")
         } else if let Some(info) = read_info(&self.dir) {
             return is_ready(st, &info);
         } else {

@@ -238,6 +238,19 @@ impl Daemon<'_> {
                     let ev = self.spawn_finish(exit);
                     self.handle(ev);
                 }
+                Action::SpawnCheck => {
+                    let ev = match spawn_session(c"./check", &[c"./check"], None) {
+                        Ok(pid) => Event::CheckStarted(pid),
+                        Err(errno) => {
+                            self.complain(format!(
+                                "unable to start ./check: {}",
+                                tend_core::error::describe(errno)
+                            ));
+                            Event::CheckExited(false)
+                        }
+                    };
+                    self.handle(ev);
+                }
                 Action::Signal { pid, sig, group } => self.signal(pid, sig, group),
                 Action::Exit => self.exit = true,
             }
@@ -363,6 +376,10 @@ impl Daemon<'_> {
                     let pid = pid.as_raw_nonzero().get() as u32;
                     if self.control.as_ref().is_some_and(|c| c.pid == pid) {
                         self.control_done(st.exit_status() == Some(0));
+                        continue;
+                    }
+                    if pid == self.sup.check_pid {
+                        self.handle(Event::CheckExited(st.exit_status() == Some(0)));
                         continue;
                     }
                     if pid != self.sup.pid || self.adopted.is_some() {
