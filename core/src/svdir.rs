@@ -119,7 +119,7 @@ impl Settings {
             r.ok().flatten()
         };
         s.down = dir.join("down").symlink_metadata().is_ok();
-        s.check = rustix::fs::access(&dir.join("check"), rustix::fs::Access::EXEC_OK).is_ok();
+        s.check = rustix::fs::access(dir.join("check"), rustix::fs::Access::EXEC_OK).is_ok();
         if let Some(text) = read_small("notification-fd", &mut bad) {
             match text.trim().parse::<i32>() {
                 Ok(n) if (3..=MAX_NOTIFICATION_FD).contains(&n) => s.notification_fd = Some(n),
