@@ -252,27 +252,13 @@ impl Supervisor {
             self.check_tick(now, &mut a);
         }
         match (self.state, ev) {
-            (_, Event::Cmd(c)) => self.command(c, now, &mut a),
-            (_, Event::CmdHandled(c)) => {
-                let mut all = Actions::default();
-                self.command(c, now, &mut all);
-                // The script did the signalling: keep only the CONT that ends a pause.
-                for act in all.iter() {
-                    let ours = matches!(act, Action::Signal { pid, .. } if pid == self.pid);
-                    let cont = matches!(act, Action::Signal { sig, .. } if sig == Signal::CONT);
-                    if !ours || (cont && c == Cmd::Down) {
-                        a.push(act);
-                    }
-                }
-                if c == Cmd::Down {
-                    self.got_term = false;
-                }
-            }
+            (_, Event::Cmd(c)) => self.command_with(c, false, now, &mut a),
+            (_, Event::CmdHandled(c)) => self.command_with(c, true, now, &mut a),
             (_, Event::Term) => {
                 self.exiting = true;
-                self.command(Cmd::Down, now, &mut a);
+                self.command_with(Cmd::Down, false, now, &mut a);
             }
-            (_, Event::Hup) => self.command(Cmd::Exit, now, &mut a),
+            (_, Event::Hup) => self.command_with(Cmd::Exit, false, now, &mut a),
             (State::Down, Event::Tick) => {
                 if self.start_at.is_some_and(|t| t <= now.mono) {
                     self.start_at = None;
@@ -420,8 +406,9 @@ impl Supervisor {
         self.check_at = Some(now.mono + Duration::from_millis(ms));
     }
 
-    /// Obeys one control letter.
-    fn command(&mut self, c: Cmd, now: Now, a: &mut Actions) {
+    /// Obeys one control letter; `handled`: a `control/` script stood in for its signal,
+    /// which is then not sent (the CONT after a down still is).
+    fn command_with(&mut self, c: Cmd, handled: bool, now: Now, a: &mut Actions) {
         match c {
             Cmd::Up => {
                 self.want = Want::Up;
@@ -444,17 +431,19 @@ impl Supervisor {
                 self.info.backoff = None;
                 if self.state == State::Run {
                     let sig = self.settings.down_signal;
-                    a.push(Action::Signal {
-                        pid: self.pid,
-                        sig,
-                        group: false,
-                    });
+                    if !handled {
+                        a.push(Action::Signal {
+                            pid: self.pid,
+                            sig,
+                            group: false,
+                        });
+                        self.got_term |= sig == Signal::TERM;
+                    }
                     a.push(Action::Signal {
                         pid: self.pid,
                         sig: Signal::CONT,
                         group: false,
                     });
-                    self.got_term |= sig == Signal::TERM;
                     self.paused = false;
                     if self.kill_at.is_none() {
                         self.kill_at = self.settings.timeout_kill.map(|d| now.mono + d);
@@ -472,16 +461,18 @@ impl Supervisor {
             }
             Cmd::Signal(s) => {
                 if self.state == State::Run {
-                    a.push(Action::Signal {
-                        pid: self.pid,
-                        sig: s.signal(),
-                        group: false,
-                    });
+                    if !handled {
+                        a.push(Action::Signal {
+                            pid: self.pid,
+                            sig: s.signal(),
+                            group: false,
+                        });
+                    }
                     self.signalled |= !matches!(s, Sig::Stop | Sig::Cont);
                     match s {
                         Sig::Stop => self.paused = true,
                         Sig::Cont => self.paused = false,
-                        Sig::Term => self.got_term = true,
+                        Sig::Term => self.got_term |= !handled,
                         Sig::Hup
                         | Sig::Alrm
                         | Sig::Int

@@ -387,8 +387,8 @@ impl<C: Clock> Logger<C> {
     /// Takes at most `limit` new bytes of input (one [`Input::fill`]); returns the count,
     /// 0 at EOF. Call only when [`Logger::process`] has taken every complete line.
     ///
-    /// Errors: `AGAIN` when nothing new is there (with a pipe full of a partial line, that
-    /// line is then cut at the next [`Logger::process`]); others from the input.
+    /// Errors: `AGAIN` when nothing new is there (then call [`Logger::input_idle`]); others
+    /// from the input.
     pub fn read_input(&mut self, input: &mut Input<'_>, limit: usize) -> Result<usize, Errno> {
         self.compact();
         let room = self.inbuf.len() - self.in_end;
@@ -1031,10 +1031,11 @@ impl<C: Clock> Logger<C> {
         }
         let released = self.release(input);
         let kept = input.peeking() && !at_end; // at the end, the pipe goes with us
-        let only_partial = !at_end && kept && self.next_piece(false).is_none();
         let rest_written = self.out_start == self.out_end && self.work.is_none();
-        if only_partial && rest_written && self.stall.is_none() {
-            self.in_start = self.in_end; // left in the pipe for the next tend-log
+        if kept && rest_written && self.stall.is_none() {
+            // process() took every complete line: a partial one is left, in the pipe for
+            // the next tend-log.
+            self.in_start = self.in_end;
         }
         if let Err(errno) = released {
             return Err(Lost {

@@ -39,8 +39,6 @@ struct Peek {
     cap: usize,
     /// Bytes at the head of the input pipe that the logger has been given already.
     held: usize,
-    /// The last fill stopped at the room it was given: more may be there already.
-    more: bool,
 }
 
 impl<'a> Input<'a> {
@@ -58,14 +56,9 @@ impl<'a> Input<'a> {
         self.peek.is_some()
     }
 
-    /// The descriptor to poll for new input.
-    pub fn poll_fd(&self) -> BorrowedFd<'_> {
+    /// The input descriptor, to poll.
+    pub fn fd(&self) -> BorrowedFd<'_> {
         self.fd
-    }
-
-    /// Whether a fill may find new bytes without waiting for a wakeup first.
-    pub fn more(&self) -> bool {
-        self.peek.as_ref().is_some_and(|p| p.more)
     }
 
     /// Puts the next new bytes of input into `buf`; returns their count, 0 at end of input.
@@ -111,7 +104,6 @@ impl Peek {
             null,
             cap,
             held: 0,
-            more: true,
         };
         // One tee proves that the kernel does it on this pipe; what it copied is dropped.
         match rustix::pipe::tee(fd, &peek.copy_wr, cap, SpliceFlags::NONBLOCK) {
@@ -124,20 +116,12 @@ impl Peek {
 
     fn fill(&mut self, fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, Errno> {
         let want = self.held.saturating_add(buf.len()).min(self.cap);
-        let copied = match rustix::pipe::tee(fd, &self.copy_wr, want, SpliceFlags::NONBLOCK) {
-            Ok(n) => n,
-            Err(errno) => {
-                self.more = false;
-                return Err(errno);
-            }
-        };
+        let copied = rustix::pipe::tee(fd, &self.copy_wr, want, SpliceFlags::NONBLOCK)?;
         if copied == 0 {
-            self.more = false;
             return Ok(0); // empty, and no writer left
         }
         if copied <= self.held {
             discard(self.copy_rd.as_fd(), self.null.as_ref(), copied)?;
-            self.more = false;
             return Err(Errno::AGAIN); // (at the end of input too: the held bytes go first)
         }
         discard(self.copy_rd.as_fd(), self.null.as_ref(), self.held)?;
@@ -153,7 +137,6 @@ impl Peek {
             }
         }
         self.held = copied;
-        self.more = copied == want;
         Ok(new)
     }
 }
@@ -238,7 +221,6 @@ mod tests {
         while let Ok(n) = input.fill(&mut buf) {
             assert!(n > 0);
             all.extend_from_slice(&buf[..n]);
-            assert_eq!(input.more(), all.len() < 8 || n == 3);
         }
         assert_eq!(all, b"abcdefgh");
     }

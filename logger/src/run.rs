@@ -13,8 +13,8 @@ use crate::engine::{Logger, Lost, Note};
 use crate::input::Input;
 use crate::signals::Signals;
 
-/// How long SIGTERM waits for the rest of a line whose start was read already (input
-/// that is not a pipe; from a pipe, the partial line stays there).
+/// How long SIGTERM waits for the rest of a line whose start was read (or, from a pipe,
+/// written open to `current`) already.
 pub const TERM_LINE_WAIT: Duration = Duration::from_secs(1);
 
 /// How a run ended well.
@@ -59,13 +59,10 @@ pub fn run<C: Clock>(
             act_now = true; // a processor ended
         }
         if sigs.term() {
-            let mut at_end = eof;
-            if input.peeking() {
-                finish_open_line(log, input, sigs, eof)?;
-            } else {
-                finish_line_in_hand(log, input, sigs, eof)?;
-                at_end = true; // what was read is written, a partial line included
-            }
+            finish_line(log, input, sigs, eof);
+            // Read input is written, a partial line included; from a pipe, a partial line
+            // not yet written stays there.
+            let at_end = eof || !input.peeking();
             return end(log, input, at_end, notes).map(|()| Outcome::Term);
         }
         if act_now || log.deadline().is_none_or(|t| t <= Instant::now()) {
@@ -87,12 +84,7 @@ pub fn run<C: Clock>(
             };
         }
         let read = !eof && log.wants_input();
-        let ready = if read && input.more() {
-            Ok(true) // a fill left bytes behind: no wakeup will announce them
-        } else {
-            wait(sigs, input.poll_fd(), read, log.deadline())
-        };
-        match ready {
+        match wait(sigs, input.fd(), read, log.deadline()) {
             Ok(true) => match log.read_input(input, usize::MAX) {
                 Ok(0) => eof = true,
                 Ok(_) => act_now = true,
@@ -134,68 +126,47 @@ fn wait(
     Ok(read && !fds[1].revents().is_empty())
 }
 
-/// After SIGTERM, for input that is not peeked: if part of a line was read, reads the rest
-/// of it one byte at a time (so nothing beyond its newline is taken), for at most
-/// [`TERM_LINE_WAIT`].
-fn finish_line_in_hand<C: Clock>(
-    log: &mut Logger<C>,
-    input: &mut Input<'_>,
-    sigs: &Signals,
-    eof: bool,
-) -> Result<(), Failure> {
+/// After SIGTERM: if a line is begun (read in part; from a pipe, written open to
+/// `current`), waits for its end, for at most [`TERM_LINE_WAIT`], so that it is not split.
+/// Input that is not a pipe is read one byte at a time meanwhile, so that nothing beyond
+/// that newline is taken; from a pipe, complete lines that come with it are written too,
+/// and the rest stays there.
+fn finish_line<C: Clock>(log: &mut Logger<C>, input: &mut Input<'_>, sigs: &Signals, eof: bool) {
+    let peek = input.peeking();
+    let limit = if peek { usize::MAX } else { 1 };
     if eof || log.stalled() {
-        return Ok(());
+        return;
     }
+    let end = Instant::now() + TERM_LINE_WAIT;
     log.process(false); // take every complete line first
-    let end = Instant::now() + TERM_LINE_WAIT;
-    while log.partial_len() > 0 && !log.partial_complete() && !log.stalled() {
-        if Instant::now() >= end {
-            break;
-        }
-        match wait(sigs, input.poll_fd(), true, Some(end)) {
-            Ok(true) => match log.read_input(input, 1) {
-                Ok(0) => break,
-                Ok(_) | Err(Errno::INTR | Errno::AGAIN) => {}
-                Err(_) => break,
-            },
-            Ok(false) => {}
-            Err(_) => break,
-        }
-    }
-    Ok(())
-}
-
-/// After SIGTERM, for a peeked pipe: if the start of a line is written already, waits for
-/// its end (for at most [`TERM_LINE_WAIT`]), so that it is not split; every complete line
-/// that comes with it is written too, the rest stays in the pipe.
-fn finish_open_line<C: Clock>(
-    log: &mut Logger<C>,
-    input: &mut Input<'_>,
-    sigs: &Signals,
-    eof: bool,
-) -> Result<(), Failure> {
-    let end = Instant::now() + TERM_LINE_WAIT;
-    while !eof && log.line_open() && !log.stalled() && Instant::now() < end {
-        let ready = if input.more() {
-            Ok(true)
+    loop {
+        let begun = if peek {
+            log.line_open()
         } else {
-            wait(sigs, input.poll_fd(), true, Some(end))
+            log.partial_len() > 0 && !log.partial_complete()
         };
-        match ready {
-            Ok(true) => match log.read_input(input, usize::MAX) {
-                Ok(0) => break,
-                Ok(_) | Err(Errno::INTR | Errno::AGAIN) => {}
-                Err(_) => break,
+        if !begun || log.stalled() || Instant::now() >= end {
+            return;
+        }
+        match wait(sigs, input.fd(), true, Some(end)) {
+            Ok(true) => match log.read_input(input, limit) {
+                Ok(0) => return,
+                Ok(_) | Err(Errno::INTR) => {}
+                // Nothing new: from a pipe, what came of the line is appended (the pipe
+                // then holds nothing, so the next wait sleeps).
+                Err(Errno::AGAIN) => log.input_idle(),
+                Err(_) => return,
             },
             Ok(false) => {}
-            Err(_) => break,
+            Err(_) => return,
         }
-        log.process(false);
-        if log.release(input).is_err() {
-            break;
+        if peek {
+            log.process(false);
+            if log.release(input).is_err() {
+                return;
+            }
         }
     }
-    Ok(())
 }
 
 /// Writes what is left (with `at_end`, a last partial line too) and finishes `current`.
