@@ -75,20 +75,18 @@ impl Default for Settings {
     }
 }
 
-impl Settings {
-    /// Whether readiness comes from runs of `./check` (no notification-fd, and `check`
-    /// is executable), as runit's `sv check`.
-    pub fn checks_readiness(&self) -> bool {
-        self.notification_fd.is_none() && self.check
-    }
-}
-
 /// Largest notification-fd accepted; fds 0-2 are the daemon's stdio and refused.
 const MAX_NOTIFICATION_FD: i32 = 1023;
 /// Largest timeout accepted, in ms (about 24 days), so that deadline math cannot overflow.
 const MAX_TIMEOUT_MS: u64 = 1 << 31;
 
 impl Settings {
+    /// Whether readiness comes from runs of `./check` (no notification-fd, and `check`
+    /// is executable), as runit's `sv check`.
+    pub fn checks_readiness(&self) -> bool {
+        self.notification_fd.is_none() && self.check
+    }
+
     /// Reads the settings files in `dir`. A malformed file keeps its default and adds a
     /// one-line complaint (e.g. "ignoring timeout-kill: not a number of milliseconds: x")
     /// to the returned list, so the supervisor can warn without stopping.
