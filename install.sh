@@ -7,7 +7,7 @@
 # Variables (environment), with their defaults:
 #   DESTDIR=            staging root prepended to every path below
 #   PREFIX=/usr/local
-#   BINDIR=$PREFIX/sbin all programs (admin tools; /usr/sbin comes before /usr/bin in
+#   BINDIR=$PREFIX/sbin tend and its programs' links (admin tools; /usr/sbin comes before /usr/bin in
 #                       root's PATH and clashes with no file of daemontools or runit)
 #   MANDIR=$PREFIX/share/man
 #   SYSCONFDIR=/etc     the logging policy goes to $SYSCONFDIR/tend/logging.conf
@@ -17,7 +17,7 @@
 #   MANSUFFIX=          if set, svc.8, svok.8 and svstat.8 (names daemontools' pages
 #                       also use) are installed as svc.8$MANSUFFIX ... ("man 8tend svc")
 #   GZIP_MAN=           if set, man pages are compressed with gzip -9n
-#   TARGET=target/release  where the built programs are
+#   TARGET=target/release  where the built executable `tend` is
 #
 # install.sh builds nothing. An existing logging.conf is kept (the new one is installed
 # beside it as logging.conf.new), so re-running it never overwrites an admin's policy.
@@ -41,12 +41,12 @@ die() {
 	exit 111
 }
 
-# The programs are the files of bins/src/bin; every one must have been built.
+# One executable, `tend`, is every program: each is a link to it named after the program
+# (one per file of bins/src/prog).
+[ -x "$TARGET/tend" ] || die "unable to find $TARGET/tend: run cargo build --release first"
 progs=
-for src in bins/src/bin/*.rs; do
-	prog=$(basename "$src" .rs)
-	[ -x "$TARGET/$prog" ] || die "unable to find $TARGET/$prog: run cargo build --release first"
-	progs="$progs $prog"
+for src in bins/src/prog/*.rs; do
+	progs="$progs $(basename "$src" .rs)"
 done
 
 # Fills in @BINDIR@ and @LOG_USER@.
@@ -55,8 +55,9 @@ subst() {
 }
 
 install -d "$DESTDIR$BINDIR"
+install -m 0755 "$TARGET/tend" "$DESTDIR$BINDIR/tend"
 for prog in $progs; do
-	install -m 0755 "$TARGET/$prog" "$DESTDIR$BINDIR/$prog"
+	ln -sf tend "$DESTDIR$BINDIR/$prog"
 done
 
 for page in man/*.[1-8]; do

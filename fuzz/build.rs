@@ -1,11 +1,8 @@
-//! Copies the argv-parsing binaries of bins/src/bin into OUT_DIR in a form that
+//! Copies the argv-parsing programs of bins/src/prog into OUT_DIR in a form that
 //! fuzz_targets/argv.rs can `include!` inside a module, so that it reaches each one's
-//! private `parse_args` without moving code out of the binaries. Removed, each replaced by
-//! an empty line so that line numbers still match the source:
-//! - the `//!` module docs and top-level inner attributes (`#![cfg_attr(not(test), no_main)]`),
-//!   which `include!` does not accept;
-//! - the `tend::lean_main!(...);` invocation, which would define a C `main` per program
-//!   next to libFuzzer's own.
+//! private `parse_args` without moving code out of the programs. Removed, each replaced by
+//! an empty line so that line numbers still match the source: the `//!` module docs and
+//! any top-level inner attribute, which `include!` does not accept.
 use std::path::PathBuf;
 
 const PROGS: [&str; 4] = ["svc", "svok", "svstat", "svwait"];
@@ -13,7 +10,7 @@ const PROGS: [&str; 4] = ["svc", "svok", "svstat", "svwait"];
 fn main() -> Result<(), String> {
     let out = PathBuf::from(std::env::var_os("OUT_DIR").ok_or("OUT_DIR is not set")?);
     for prog in PROGS {
-        let src = format!("../bins/src/bin/{prog}.rs");
+        let src = format!("../bins/src/prog/{prog}.rs");
         println!("cargo:rerun-if-changed={src}");
         let text = std::fs::read_to_string(&src).map_err(|e| format!("read {src}: {e}"))?;
         let body = includable(&text);
@@ -26,7 +23,7 @@ fn main() -> Result<(), String> {
     Ok(())
 }
 
-/// The program's source with the lines `include!` refuses, and its `main`, blanked.
+/// The program's source with the lines `include!` refuses blanked.
 fn includable(text: &str) -> String {
     let mut body = String::with_capacity(text.len());
     for line in text.lines() {
@@ -38,7 +35,7 @@ fn includable(text: &str) -> String {
     body
 }
 
-/// Whether `line` is module-level text that cannot be (or must not be) included.
+/// Whether `line` is module-level text that cannot be included.
 fn dropped(line: &str) -> bool {
-    line.starts_with("//!") || line.starts_with("#![") || line.starts_with("tend::lean_main!(")
+    line.starts_with("//!") || line.starts_with("#![")
 }

@@ -11,9 +11,9 @@ use std::process::{Command, Output, Stdio};
 
 use common::*;
 
-const ACTIVATE: &str = env!("CARGO_BIN_EXE_svactivate");
-const DEACTIVATE: &str = env!("CARGO_BIN_EXE_svdeactivate");
-const SUP: &str = env!("CARGO_BIN_EXE_tend-supervise");
+const ACTIVATE: &str = concat!(env!("TEND_BIN_DIR"), "/svactivate");
+const DEACTIVATE: &str = concat!(env!("TEND_BIN_DIR"), "/svdeactivate");
+const SUP: &str = concat!(env!("TEND_BIN_DIR"), "/tend-supervise");
 
 /// A test's layout: install dir `rc`, live dir `sv`, log root `logs`, all in a temp dir.
 struct Site {
@@ -425,7 +425,7 @@ fn deactivating_with_no_scanner_to_stop_the_supervisor_times_out_and_resumes() {
 
 // Under a real tend-scan.
 
-const SCAN: &str = env!("CARGO_BIN_EXE_tend-scan");
+const SCAN: &str = concat!(env!("TEND_BIN_DIR"), "/tend-scan");
 
 impl Site {
     /// Starts tend-scan on the live dir, its stdout in scan.out and stderr in scan.err.

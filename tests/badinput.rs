@@ -20,8 +20,8 @@ use common::{run, texts, wait_until, write_exec, Daemon, TempDir, LIMIT};
 use ctl::{record, Fake, SVC, SVOK, SVSTAT, SVWAIT};
 use tend_core::status::{RunState, Status, Want};
 
-const SUP: &str = env!("CARGO_BIN_EXE_tend-supervise");
-const LOG: &str = env!("CARGO_BIN_EXE_tend-log");
+const SUP: &str = concat!(env!("TEND_BIN_DIR"), "/tend-supervise");
+const LOG: &str = concat!(env!("TEND_BIN_DIR"), "/tend-log");
 
 fn os(s: &str) -> OsString {
     OsString::from(s)
@@ -345,9 +345,9 @@ fn exec_live(path: &str, args: &[OsString], t: &TempDir, live: &Path) -> Output 
     run(&mut cmd)
 }
 
-const SCAN: &str = env!("CARGO_BIN_EXE_tend-scan");
-const ACTIVATE: &str = env!("CARGO_BIN_EXE_svactivate");
-const DEACTIVATE: &str = env!("CARGO_BIN_EXE_svdeactivate");
+const SCAN: &str = concat!(env!("TEND_BIN_DIR"), "/tend-scan");
+const ACTIVATE: &str = concat!(env!("TEND_BIN_DIR"), "/svactivate");
+const DEACTIVATE: &str = concat!(env!("TEND_BIN_DIR"), "/svdeactivate");
 
 #[test]
 fn tend_scan_bad_argv() {

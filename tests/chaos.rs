@@ -17,7 +17,7 @@ fn daemon_pid(sv: &Path) -> Option<i32> {
 }
 
 fn svc(args: &[&str], dir: &Path) {
-    let st = Command::new(env!("CARGO_BIN_EXE_svc"))
+    let st = Command::new(concat!(env!("TEND_BIN_DIR"), "/svc"))
         .args(args)
         .arg(dir)
         .status()
@@ -75,12 +75,12 @@ fn chaos_loses_and_doubles_nothing() {
         &sv.join("log/run"),
         &format!(
             "#!/bin/sh\nexec '{}' -t none -s 1M -n 0 '{}'\n",
-            env!("CARGO_BIN_EXE_tend-log"),
+            concat!(env!("TEND_BIN_DIR"), "/tend-log"),
             logdir.display()
         ),
     );
     let mut scan = Daemon::spawn(
-        Command::new(env!("CARGO_BIN_EXE_tend-scan"))
+        Command::new(concat!(env!("TEND_BIN_DIR"), "/tend-scan"))
             .arg(t.join("sv"))
             .stdin(Stdio::null())
             .stdout(fs::File::create(t.join("scan.out")).unwrap())
@@ -152,7 +152,7 @@ fn chaos_loses_and_doubles_nothing() {
 
 /// Whether svok finds a supervisor running on `dir`.
 fn svok(dir: &Path) -> bool {
-    Command::new(env!("CARGO_BIN_EXE_svok"))
+    Command::new(concat!(env!("TEND_BIN_DIR"), "/svok"))
         .arg(dir)
         .status()
         .unwrap()

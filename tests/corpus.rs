@@ -94,7 +94,7 @@ fn debian_runit_service_dirs_run_unchanged_under_tend_scan() {
             .args(["--mount", "--propagation", "private", "--", "sh", "-c"])
             .arg(format!(
                 "{bind}exec '{}' '{}'",
-                env!("CARGO_BIN_EXE_tend-scan"),
+                concat!(env!("TEND_BIN_DIR"), "/tend-scan"),
                 sv.display()
             ))
             .env("SVDIR", &sv) // invoke-run's own `sv` calls land here
@@ -116,8 +116,8 @@ fn debian_runit_service_dirs_run_unchanged_under_tend_scan() {
         let (out, err) = texts(&o);
         (o.status.code().unwrap_or(-1), out + &err)
     };
-    let svc = env!("CARGO_BIN_EXE_svc");
-    let svstat = env!("CARGO_BIN_EXE_svstat");
+    let svc = concat!(env!("TEND_BIN_DIR"), "/svc");
+    let svstat = concat!(env!("TEND_BIN_DIR"), "/svstat");
     // Both up, for tend's svstat and runit's sv.
     wait_until(LIMIT, "cron and haveged up", || {
         let (_, out) = tool(svstat, &["cron", "haveged", "haveged/log"]);

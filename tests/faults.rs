@@ -143,18 +143,45 @@ fn logdir_size(dir: &Path) -> u64 {
         .unwrap_or(0)
 }
 
-/// The numbers of the whole numbered lines in the logdir, in order; a line cut short (by
-/// a write that SIGKILL interrupted, at the end of a file) is skipped, as its number was
-/// not wholly logged.
+/// The numbers of the whole numbered lines in the logdir, in order. A line may span two
+/// files: a kill leaves the start of a line written open at the end of an archive, and the
+/// next tend-log writes its rest first (man/tend-log.8, "Crashes"); such a pair is one
+/// line. A piece that does not make a whole line with what follows (a write that SIGKILL
+/// cut short; the next file has that line whole) is skipped.
 fn numbers(dir: &Path) -> Vec<u64> {
-    let files = logdir_files(dir);
-    let lines = files
-        .iter()
-        .flat_map(|f| f.split_inclusive(|&b| b == b'\n'));
+    let mut lines: Vec<Vec<u8>> = Vec::new();
+    let mut open: Vec<u8> = Vec::new(); // the unfinished end of the previous file
+    for file in logdir_files(dir) {
+        let mut pieces = file.split_inclusive(|&b| b == b'\n').peekable();
+        if !open.is_empty() {
+            let joined = [&open[..], pieces.peek().copied().unwrap_or_default()].concat();
+            if whole_line(&joined) {
+                lines.push(joined);
+                pieces.next();
+            }
+            open.clear();
+        }
+        for piece in pieces {
+            if piece.ends_with(b"\n") {
+                lines.push(piece.to_vec());
+            } else {
+                open = piece.to_vec();
+            }
+        }
+    }
     lines
-        .filter(|l| l.len() == LINE && l.ends_with(b"\n"))
+        .iter()
+        .filter(|l| whole_line(l))
         .filter_map(|l| std::str::from_utf8(&l[..10]).ok()?.parse().ok())
         .collect()
+}
+
+/// Whether `l` is one whole numbered line.
+fn whole_line(l: &[u8]) -> bool {
+    let n: Option<u64> = l
+        .get(..10)
+        .and_then(|d| std::str::from_utf8(d).ok()?.parse().ok());
+    n.is_some_and(|n| l == numbered(n))
 }
 
 /// What one kill -9 of tend-log can double, by construction (man/tend-log.8, "Crashes"):
@@ -194,7 +221,7 @@ fn kill_9_of_tend_log_under_tend_scan(name: &str, opts: &str) {
         &tmp.join("log/run"),
         &format!(
             "#!/bin/sh\nexec '{}' -t none {opts} '{}'\n",
-            env!("CARGO_BIN_EXE_tend-log"),
+            concat!(env!("TEND_BIN_DIR"), "/tend-log"),
             logdir.display()
         ),
     );
@@ -229,7 +256,9 @@ fn kill_9_of_tend_log_under_tend_scan(name: &str, opts: &str) {
     }
     let slowest = restarts.iter().max().copied().unwrap_or_default();
     // Stop the daemon, let the last tend-log catch up, then read the logdir.
-    let o = run(Command::new(env!("CARGO_BIN_EXE_svc")).arg("-d").arg(&sv));
+    let o = run(Command::new(concat!(env!("TEND_BIN_DIR"), "/svc"))
+        .arg("-d")
+        .arg(&sv));
     assert!(o.status.success(), "{:?}", texts(&o));
     wait_until(LIMIT, "the daemon's last number", || {
         read(&last).ends_with('\n')
@@ -297,7 +326,7 @@ fn a_logdir_made_read_only_pauses_rotation_and_loses_nothing() {
     let (rd, wr) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
     let mut wr = fs::File::from(wr);
     let mut cmd = as_user(UID);
-    cmd.arg(env!("CARGO_BIN_EXE_tend-log"))
+    cmd.arg(concat!(env!("TEND_BIN_DIR"), "/tend-log"))
         .args(["-t", "none", "-s", "2k", "-n", "0"])
         .arg(&dir)
         .stdin(Stdio::from(rd))
@@ -373,7 +402,10 @@ fn info_value(sv: &Path, key: &str) -> String {
 
 /// svstat's line for `sv`.
 fn svstat(sv: &Path) -> String {
-    texts(&run(Command::new(env!("CARGO_BIN_EXE_svstat")).arg(sv))).0
+    texts(&run(
+        Command::new(concat!(env!("TEND_BIN_DIR"), "/svstat")).arg(sv)
+    ))
+    .0
 }
 
 /// The pid of the run process once svstat says `sv` is up with a pid other than `not`.
@@ -393,7 +425,7 @@ fn out_of_file_descriptors_the_supervisor_keeps_going_and_recovers() {
     }
     let t = TempDir::new("faults-emfile-sup");
     let sv = sleeper(&t);
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tend-supervise"));
+    let mut cmd = Command::new(concat!(env!("TEND_BIN_DIR"), "/tend-supervise"));
     cmd.arg(".")
         .current_dir(&sv)
         .stdin(Stdio::null())
@@ -445,7 +477,7 @@ fn fork_failing_for_lack_of_processes_is_shown_retried_and_recovered() {
     fs::write(t.join("starts"), "").unwrap();
     chown(t.join("starts"), Some(UID), Some(UID)).unwrap();
     let mut cmd = as_user(UID);
-    cmd.arg(env!("CARGO_BIN_EXE_tend-supervise"))
+    cmd.arg(concat!(env!("TEND_BIN_DIR"), "/tend-supervise"))
         .arg(".")
         .current_dir(&sv)
         .stdin(Stdio::null())
@@ -495,14 +527,17 @@ fn scanner(name: &str) -> (TempDir, PathBuf, Daemon) {
     let t = TempDir::new(name);
     let scan_dir = t.join("sv");
     fs::create_dir(&scan_dir).unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tend-scan"));
+    let mut cmd = Command::new(concat!(env!("TEND_BIN_DIR"), "/tend-scan"));
     cmd.arg(&scan_dir)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(fs::File::create(t.join("stderr")).unwrap());
     let scan = Daemon::spawn(&mut cmd);
-    wait_until(LIMIT, "tend-scan to set up", || {
+    // Set up, and asleep in its loop: not holding a descriptor it is about to close
+    // (as in its first scan), which a test counting free descriptors would miss.
+    wait_until(LIMIT, "tend-scan to set up and wait", || {
         lowest_free_fd(scan.pid()) >= 6
+            && read(Path::new(&format!("/proc/{}/wchan", scan.pid()))).contains("poll")
     });
     (t, scan_dir, scan)
 }
@@ -572,6 +607,14 @@ fn a_full_scan_that_fails_for_lack_of_descriptors_is_retried() {
     // appears: the full scan the overflow calls for cannot open the scan dir, and no
     // event will ever name the service, so only a retried full scan can start it.
     scan.signal(19); // SIGSTOP
+    wait_until(LIMIT, "tend-scan to stop", || {
+        let stat = read(Path::new(&format!("/proc/{}/stat", scan.pid())));
+        stat.rsplit(')')
+            .next()
+            .unwrap()
+            .trim_start()
+            .starts_with('T')
+    });
     let limit = soft_limit(scan.pid(), "Max open files");
     set_soft_limit(
         scan.pid(),

@@ -10,15 +10,15 @@ use std::process::Command;
 
 use common::*;
 
-const ACTIVATE: &str = env!("CARGO_BIN_EXE_svactivate");
+const ACTIVATE: &str = concat!(env!("TEND_BIN_DIR"), "/svactivate");
 
 fn top() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// The programs: one per file of bins/src/bin.
+/// The programs: one per file of bins/src/prog.
 fn programs() -> Vec<String> {
-    let mut v: Vec<String> = fs::read_dir(top().join("bins/src/bin"))
+    let mut v: Vec<String> = fs::read_dir(top().join("bins/src/prog"))
         .unwrap()
         .map(|e| {
             let p = e.unwrap().path();
@@ -67,12 +67,16 @@ fn installs_into_destdir_with_the_defaults() {
     let (o, e) = texts(&out);
     assert!(out.status.success(), "{o}{e}");
     assert_eq!(e, "");
+    let bin = dest.join("usr/local/sbin");
+    assert_eq!(mode(&bin.join("tend")), 0o755);
+    assert_eq!(programs().len(), PROGRAMS.len());
     for prog in programs() {
-        assert_eq!(
-            mode(&dest.join("usr/local/sbin").join(&prog)),
-            0o755,
-            "{prog}"
-        );
+        assert_eq!(fs::read_link(bin.join(&prog)).unwrap(), Path::new("tend"));
+        // The link runs the program it is named after.
+        let out = run(Command::new(bin.join(&prog)).arg("--no-such-option"));
+        let (_, e) = texts(&out);
+        assert_eq!(out.status.code(), Some(100), "{prog}: {e}");
+        assert!(e.starts_with(&format!("{prog}: ")), "{prog}: {e}");
     }
     for entry in fs::read_dir(top().join("man")).unwrap() {
         let page = entry.unwrap().file_name().to_string_lossy().into_owned();

@@ -14,7 +14,7 @@ use common::{texts, wait_until, Daemon, TempDir, LIMIT};
 use tend_core::tai::Tai64n;
 
 fn tend_log() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_tend-log"))
+    Command::new(concat!(env!("TEND_BIN_DIR"), "/tend-log"))
 }
 
 /// Runs tend-log with `args` and LOGDIR `dir` on `input` until it exits (bounded).

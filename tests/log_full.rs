@@ -81,7 +81,7 @@ fn start(t: &TempDir, dir: &Path, args: &[&str], preload: &[u8]) -> Logger {
         "stderr-{}",
         dir.file_name().unwrap().to_string_lossy()
     ));
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tend-log"));
+    let mut cmd = Command::new(concat!(env!("TEND_BIN_DIR"), "/tend-log"));
     cmd.args(args)
         .arg(dir)
         .stdin(Stdio::from(rd.try_clone().unwrap()))
@@ -208,7 +208,7 @@ fn sigterm_while_full_leaves_the_lines_in_the_pipe(policy: &str) {
     // Room again: the next tend-log on the same pipe writes every line, once.
     fs::remove_file(&filler).unwrap();
     let stderr = t.join("stderr-next");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tend-log"));
+    let mut cmd = Command::new(concat!(env!("TEND_BIN_DIR"), "/tend-log"));
     cmd.args(args)
         .arg(&dir)
         .stdin(Stdio::from(l.rd.try_clone().unwrap()))

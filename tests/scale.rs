@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use common::{alive, read, supervisors, wait_until, write_exec, Daemon, TempDir, LIMIT};
 
-const SUP: &str = env!("CARGO_BIN_EXE_tend-supervise");
-const SCAN: &str = env!("CARGO_BIN_EXE_tend-scan");
+const SUP: &str = concat!(env!("TEND_BIN_DIR"), "/tend-supervise");
+const SCAN: &str = concat!(env!("TEND_BIN_DIR"), "/tend-scan");
 
 /// Held for writing by the 5000-service test, for reading by the others.
 static BIG: RwLock<()> = RwLock::new(());
@@ -55,7 +55,7 @@ fn info(dir: &Path, key: &str) -> String {
 
 /// svstat's line for DIR.
 fn svstat(dir: &Path) -> String {
-    let out = common::run(Command::new(env!("CARGO_BIN_EXE_svstat")).arg(dir));
+    let out = common::run(Command::new(concat!(env!("TEND_BIN_DIR"), "/svstat")).arg(dir));
     common::texts(&out).0
 }
 

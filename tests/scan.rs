@@ -42,7 +42,7 @@ impl World {
 
     /// Starts tend-scan on sv/, stdout and stderr to out/scan.out and out/scan.err.
     fn scan(&self, args: &[&str]) -> Daemon {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tend-scan"));
+        let mut cmd = Command::new(concat!(env!("TEND_BIN_DIR"), "/tend-scan"));
         cmd.args(args)
             .arg(self.td.join("sv"))
             .stdin(Stdio::null())
@@ -295,7 +295,7 @@ fn ten_restarts_of_tend_log_lose_and_double_nothing() {
         &format!(
             "#!/bin/sh\necho $$ >>'{}'\nexec '{}' -t none '{}'\n",
             w.out("web.log.starts").display(),
-            env!("CARGO_BIN_EXE_tend-log"),
+            concat!(env!("TEND_BIN_DIR"), "/tend-log"),
             logdir.display()
         ),
     );
@@ -577,7 +577,7 @@ fn as_pid_1_it_reaps_orphans_and_shuts_down_on_sigterm() {
     );
     let mut cmd = Command::new("unshare");
     cmd.args(["--pid", "--fork", "--mount-proc", "--kill-child"])
-        .arg(env!("CARGO_BIN_EXE_tend-scan"))
+        .arg(concat!(env!("TEND_BIN_DIR"), "/tend-scan"))
         .args(["-t", "2s"])
         .arg(w.sv(""))
         .stdin(Stdio::null())
@@ -672,14 +672,13 @@ fn is_zombie(pid: i32) -> bool {
 
 #[test]
 fn a_supervisor_that_cannot_start_is_retried_with_one_message() {
-    // A copy of tend-scan with no tend-supervise beside it finds none in PATH either,
-    // until one is put there.
+    // A copy of tend-scan whose `tend-supervise` beside it cannot be run (its interpreter
+    // is missing), until a working one is put in its place.
     let w = World::new("scan-nosup");
     let bin = w.td.join("bin");
-    let path = w.td.join("path");
     fs::create_dir_all(&bin).unwrap();
-    fs::create_dir_all(&path).unwrap();
-    fs::copy(env!("CARGO_BIN_EXE_tend-scan"), bin.join("tend-scan")).unwrap();
+    fs::copy(env!("CARGO_BIN_EXE_tend"), bin.join("tend-scan")).unwrap();
+    write_exec(&bin.join("tend-supervise"), "#!/nonexistent/sh\n");
     let marker = w.out("web.started");
     write_exec(
         &w.sv("web/run"),
@@ -687,20 +686,22 @@ fn a_supervisor_that_cannot_start_is_retried_with_one_message() {
     );
     let mut cmd = Command::new(bin.join("tend-scan"));
     cmd.arg(w.sv(""))
-        .env("PATH", format!("{}:/usr/bin:/bin", path.display()))
         .stdin(Stdio::null())
         .stdout(fs::File::create(w.out("scan.out")).unwrap())
         .stderr(fs::File::create(w.out("scan.err")).unwrap());
     let mut scan = Daemon::spawn(&mut cmd);
-    let line = "tend-scan: warning: unable to start supervisor for web: tend-supervise: \
-                file does not exist (retrying every 5 seconds)\n";
+    let line = format!(
+        "tend-scan: warning: unable to start supervisor for web: {}: \
+         file does not exist (retrying every 5 seconds)\n",
+        bin.join("tend-supervise").display()
+    );
     wait_until(LIMIT, "the warning", || w.err() == line);
-    // The copy must not be half-written when the scanner tries it.
-    let tmp = path.join("tend-supervise.tmp");
-    fs::copy(env!("CARGO_BIN_EXE_tend-supervise"), &tmp).unwrap();
-    fs::rename(&tmp, path.join("tend-supervise")).unwrap();
+    // The replacement must not be half-written when the scanner tries it.
+    let tmp = bin.join("tend-supervise.tmp");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_tend"), &tmp).unwrap();
+    fs::rename(&tmp, bin.join("tend-supervise")).unwrap();
     wait_until(LIMIT, "web to start on a retry", || marker.exists());
-    assert!(w.err().starts_with(line), "{}", w.show());
+    assert!(w.err().starts_with(&line), "{}", w.show());
     assert_eq!(
         w.err().matches("unable to start").count(),
         1,
@@ -797,7 +798,7 @@ fn usage_and_setup_errors() {
         ),
     ];
     for (args, code, err) in cases {
-        let out = common::run(Command::new(env!("CARGO_BIN_EXE_tend-scan")).args(args));
+        let out = common::run(Command::new(concat!(env!("TEND_BIN_DIR"), "/tend-scan")).args(args));
         let (stdout, stderr) = common::texts(&out);
         assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
         assert_eq!(
@@ -818,9 +819,9 @@ fn svc_t_web_log_works_from_any_directory_with_svdir() {
     let elsewhere = w.out(""); // has no web/ of its own
     let tool = |prog: &str, args: &[&str]| {
         let bin = match prog {
-            "svc" => env!("CARGO_BIN_EXE_svc"),
-            "svok" => env!("CARGO_BIN_EXE_svok"),
-            _ => env!("CARGO_BIN_EXE_svstat"),
+            "svc" => concat!(env!("TEND_BIN_DIR"), "/svc"),
+            "svok" => concat!(env!("TEND_BIN_DIR"), "/svok"),
+            _ => concat!(env!("TEND_BIN_DIR"), "/svstat"),
         };
         run(Command::new(bin)
             .args(args)

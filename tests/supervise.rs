@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use rustix::fs::{Mode, OFlags};
 
-const SUP: &str = env!("CARGO_BIN_EXE_tend-supervise");
+const SUP: &str = concat!(env!("TEND_BIN_DIR"), "/tend-supervise");
 
 /// A test's service dir `sv` inside a temp dir, with its supervisor's stderr in `stderr`.
 struct Svc {
@@ -623,7 +623,7 @@ fn finish_exiting_125_keeps_the_service_down_until_up() {
         s.info("finish") == "stop" && s.state() == 0
     });
     let svstat = || {
-        let o = run(Command::new(env!("CARGO_BIN_EXE_svstat"))
+        let o = run(Command::new(concat!(env!("TEND_BIN_DIR"), "/svstat"))
             .arg("./sv")
             .current_dir(s.tmp.path()));
         texts(&o).0
@@ -1026,7 +1026,7 @@ fn a_hanging_control_script_is_killed_and_the_supervisor_keeps_answering() {
     // Meanwhile status tools answer.
     let ok = s.dir().join("supervise/ok");
     assert!(is_supervised(&ok));
-    let o = run(Command::new(env!("CARGO_BIN_EXE_svstat"))
+    let o = run(Command::new(concat!(env!("TEND_BIN_DIR"), "/svstat"))
         .arg("./sv")
         .current_dir(s.tmp.path()));
     assert!(texts(&o).0.starts_with("./sv: up (pid "), "{:?}", texts(&o));
@@ -1055,7 +1055,7 @@ fn check_marks_the_service_ready_and_svwait_r_waits_for_it() {
     s.wait_up(0);
     wait_until(LIMIT, "a few tries", || s.lines("checks").len() >= 3);
     let svwait = |t: &str| {
-        run(Command::new(env!("CARGO_BIN_EXE_svwait"))
+        run(Command::new(concat!(env!("TEND_BIN_DIR"), "/svwait"))
             .args(["-r", "-t", t, "./sv"])
             .current_dir(s.tmp.path()))
     };
@@ -1066,7 +1066,7 @@ fn check_marks_the_service_ready_and_svwait_r_waits_for_it() {
     let waiter = std::thread::spawn({
         let dir = s.tmp.path().to_path_buf();
         move || {
-            run(Command::new(env!("CARGO_BIN_EXE_svwait"))
+            run(Command::new(concat!(env!("TEND_BIN_DIR"), "/svwait"))
                 .args(["-r", "-t", "20s", "./sv"])
                 .current_dir(dir))
         }
@@ -1075,7 +1075,7 @@ fn check_marks_the_service_ready_and_svwait_r_waits_for_it() {
     let o = waiter.join().unwrap();
     assert!(o.status.success(), "{:?}", texts(&o));
     assert!(s.info("ready").starts_with("@4000"));
-    let o = run(Command::new(env!("CARGO_BIN_EXE_svstat"))
+    let o = run(Command::new(concat!(env!("TEND_BIN_DIR"), "/svstat"))
         .arg("./sv")
         .current_dir(s.tmp.path()));
     assert!(texts(&o).0.contains(", ready "), "{:?}", texts(&o));

@@ -29,7 +29,7 @@ pub fn warn(prog: &str, msg: impl Display) {
 }
 
 /// Prints `PROG: fatal: ERR` and returns the error's exit code (as an `ExitCode`, or as
-/// the `u8` a [`lean_main!`] body returns).
+/// the `u8` a program's `start` returns).
 pub fn fatal<T: From<u8>>(prog: &str, err: &Error) -> T {
     say(prog, "fatal", err);
     T::from(err.exit_code())
@@ -46,30 +46,8 @@ pub fn usage<T: From<u8>>(prog: &str, synopsis: &str, why: impl Display) -> T {
     T::from(EXIT_USAGE)
 }
 
-/// Defines the C `main` of a program (every one of tend's) as a call of
-/// `$body: fn() -> u8`, without Rust's runtime set-up. That set-up reads /proc/self/maps
-/// through a 4 KiB stdio buffer to place a stack guard, installs a signal stack, and names
-/// the main thread: in a supervisor that stays up for months it leaves a dirty heap page
-/// behind for nothing, and it adds about a tenth to the run time of `svc` (0.61 -> 0.54 ms
-/// from fork to exit on the benchmark machine). [`lean_init`] does the two parts of it
-/// that matter. The crate using it needs `#![cfg_attr(not(test), no_main)]`: its unit
-/// tests keep the harness.
-#[macro_export]
-macro_rules! lean_main {
-    ($body:path) => {
-        #[cfg(test)]
-        const _: fn() -> u8 = $body;
-        /// The process's entry point: `$body` after [`tend::lean_init`].
-        #[cfg(not(test))]
-        #[no_mangle]
-        pub extern "C" fn main(_argc: i32, _argv: *const *const u8) -> i32 {
-            $crate::lean_init();
-            let code = $body();
-            let _ = std::io::Write::flush(&mut std::io::stdout());
-            i32::from(code)
-        }
-    };
-}
+/// A program's arguments, after its name (`svc ARGS` or `tend svc ARGS`).
+pub type Args = std::iter::Skip<std::env::ArgsOs>;
 
 extern "C" {
     /// signal(2) of the C library: std offers no way to ignore a signal.

@@ -1,4 +1,4 @@
-//! The argv parsers of svc, svok, svstat and svwait, compiled in from bins/src/bin (see
+//! The argv parsers of svc, svok, svstat and svwait, compiled in from bins/src/prog (see
 //! build.rs). The input is split at NUL bytes into arguments, which may hold any other
 //! bytes, UTF-8 or not. A refusal prints as one line (`prog: fatal: WHY`, through
 //! `tend::say`); an acceptance keeps the invariants the programs rely on.

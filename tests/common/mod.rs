@@ -45,7 +45,52 @@ impl TempDir {
 
 impl Drop for TempDir {
     fn drop(&mut self) {
+        // TEND_KEEP_FAILED=1 keeps a failed test's files for a look.
+        if std::thread::panicking() && std::env::var_os("TEND_KEEP_FAILED").is_some() {
+            eprintln!("kept {}", self.0.display());
+            return;
+        }
         let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The names the one executable `tend` answers to.
+pub const PROGRAMS: [&str; 9] = [
+    "tend-scan",
+    "tend-supervise",
+    "tend-log",
+    "svc",
+    "svok",
+    "svstat",
+    "svwait",
+    "svactivate",
+    "svdeactivate",
+];
+
+/// Makes every program's link to `tend` in TEND_BIN_DIR (where cargo puts `tend`), as an
+/// installation does, before the test harness starts: tests name the programs by these
+/// paths, and tend-scan finds `tend-supervise` beside itself.
+#[used]
+#[link_section = ".init_array"]
+static MAKE_LINKS: extern "C" fn() = make_links;
+
+extern "C" fn make_links() {
+    let dir = Path::new(env!("TEND_BIN_DIR"));
+    assert_eq!(
+        Path::new(env!("CARGO_BIN_EXE_tend")).parent(),
+        Some(dir),
+        "TEND_BIN_DIR is not where cargo put tend"
+    );
+    for name in PROGRAMS {
+        let link = dir.join(name);
+        if fs::read_link(&link).is_ok_and(|to| to == Path::new("tend")) {
+            continue;
+        }
+        // A fresh link renamed into place: test processes may run side by side.
+        let tmp = dir.join(format!(".{name}.{}", std::process::id()));
+        let _ = fs::remove_file(&tmp);
+        std::os::unix::fs::symlink("tend", &tmp).unwrap();
+        fs::rename(&tmp, &link).unwrap();
     }
 }
 

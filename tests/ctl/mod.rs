@@ -18,10 +18,10 @@ use crate::common::{alive, read, run, texts, wait_until, write_exec, Daemon, Tem
 
 /// tend's svc, svok, svstat, svwait (Debian's daemontools installs programs of these names
 /// in /usr/bin; the anchors are always called by absolute path).
-pub const SVC: &str = env!("CARGO_BIN_EXE_svc");
-pub const SVOK: &str = env!("CARGO_BIN_EXE_svok");
-pub const SVSTAT: &str = env!("CARGO_BIN_EXE_svstat");
-pub const SVWAIT: &str = env!("CARGO_BIN_EXE_svwait");
+pub const SVC: &str = concat!(env!("TEND_BIN_DIR"), "/svc");
+pub const SVOK: &str = concat!(env!("TEND_BIN_DIR"), "/svok");
+pub const SVSTAT: &str = concat!(env!("TEND_BIN_DIR"), "/svstat");
+pub const SVWAIT: &str = concat!(env!("TEND_BIN_DIR"), "/svwait");
 
 /// Runs one of the tools with `args` (and `SVDIR` pointing nowhere, unless given).
 pub fn tool<S: AsRef<OsStr>>(prog: &str, args: &[S]) -> Output {
@@ -176,7 +176,7 @@ impl Kind {
         match self {
             Kind::Daemontools => "/usr/bin/supervise",
             Kind::Runit => "/usr/bin/runsv",
-            Kind::Tend => env!("CARGO_BIN_EXE_tend-supervise"),
+            Kind::Tend => concat!(env!("TEND_BIN_DIR"), "/tend-supervise"),
         }
     }
 

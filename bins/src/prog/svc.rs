@@ -1,5 +1,4 @@
 //! svc: write control letters to the supervise/control fifo of each service dir.
-#![cfg_attr(not(test), no_main)]
 use std::ffi::OsString;
 
 use tend::{usage, warn, EXIT_SYS};
@@ -13,10 +12,8 @@ const LETTERS: &str = "udopchaitkxq12";
 /// At most this many letters, so that one write to the fifo stays atomic (PIPE_BUF).
 const MAX_LETTERS: usize = 512;
 
-tend::lean_main!(start);
-
-fn start() -> u8 {
-    let (letters, dirs) = match parse_args(std::env::args_os().skip(1)) {
+pub fn start(args: tend::Args) -> u8 {
+    let (letters, dirs) = match parse_args(args) {
         Ok(a) => a,
         Err(e) => return usage("svc", SYNOPSIS, e),
     };

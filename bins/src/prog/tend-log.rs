@@ -1,6 +1,5 @@
 //! tend-log: read lines on stdin, stamp them, write them to LOGDIR/current, rotate and
 //! trim archives, and never lose a line silently.
-#![cfg_attr(not(test), no_main)]
 use std::path::PathBuf;
 
 use tend::{fatal, say, usage, warn, EXIT_SYS};
@@ -15,10 +14,8 @@ const PROG: &str = "tend-log";
 const SYNOPSIS: &str = "tend-log [ -t iso|local|tai64n|none ] [ -s size ] [ -n count ] \
                         [ -S total ] [ -l linemax ] [ -f block|free|drop ] [ -p processor ] [ -u user ] logdir";
 
-tend::lean_main!(start);
-
-fn start() -> u8 {
-    let (cfg, user) = match parse_args() {
+pub fn start(args: tend::Args) -> u8 {
+    let (cfg, user) = match parse_args(args) {
         Ok(Some(args)) => args,
         Ok(None) => {
             println!("usage: {SYNOPSIS}");
@@ -83,11 +80,11 @@ fn print_note(note: Note) {
 }
 
 /// The settings and the `-u` user, or None for `-h`.
-fn parse_args() -> Result<Option<(Config, Option<String>)>, lexopt::Error> {
+fn parse_args(args: tend::Args) -> Result<Option<(Config, Option<String>)>, lexopt::Error> {
     use lexopt::prelude::*;
     let mut cfg = Config::new(PathBuf::new());
     let (mut dir, mut user) = (None, None);
-    let mut p = lexopt::Parser::from_env();
+    let mut p = lexopt::Parser::from_args(args);
     while let Some(arg) = p.next()? {
         match arg {
             Short('t') => {

@@ -1,7 +1,6 @@
 //! svdeactivate: take services out of the live dir: bring each down, rename its dir to
 //! `.NAME.removing` so the scanner stops it and drains its logger, wait for its
 //! supervisors to exit, then remove the dir. The logdir is left alone.
-#![cfg_attr(not(test), no_main)]
 use std::ffi::OsString;
 use std::fs;
 use std::os::fd::OwnedFd;
@@ -30,10 +29,8 @@ struct Args {
     names: Vec<OsString>,
 }
 
-tend::lean_main!(start);
-
-fn start() -> u8 {
-    let args = match parse_args(std::env::args_os().skip(1)) {
+pub fn start(args: tend::Args) -> u8 {
+    let args = match parse_args(args) {
         Ok(a) => a,
         Err(e) => return usage(PROG, SYNOPSIS, e),
     };

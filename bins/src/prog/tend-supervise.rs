@@ -1,5 +1,4 @@
 //! tend-supervise: runs DIR/run, restarts it, obeys control letters, keeps DIR/supervise/.
-#![cfg_attr(not(test), no_main)]
 use std::ffi::{CString, OsString};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -49,10 +48,8 @@ struct ControlRun {
     kill_at: Instant,
 }
 
-tend::lean_main!(start);
-
-fn start() -> u8 {
-    let dir = match parse_args() {
+pub fn start(args: tend::Args) -> u8 {
+    let dir = match parse_args(args) {
         Ok(d) => d,
         Err(e) => return usage(PROG, SYNOPSIS, e),
     };
@@ -78,9 +75,9 @@ fn start() -> u8 {
     }
 }
 
-fn parse_args() -> Result<PathBuf, lexopt::Error> {
+fn parse_args(args: tend::Args) -> Result<PathBuf, lexopt::Error> {
     use lexopt::prelude::*;
-    let (mut dir, mut p) = (None::<OsString>, lexopt::Parser::from_env());
+    let (mut dir, mut p) = (None::<OsString>, lexopt::Parser::from_args(args));
     while let Some(arg) = p.next()? {
         match arg {
             Value(v) if dir.is_none() => dir = Some(v),

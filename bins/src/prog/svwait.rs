@@ -6,7 +6,6 @@
 //! runs, svwait holds the write end of its `ok` fifo, or, for a user who may not open that,
 //! a read end of its `alive` fifo: when the supervisor exits, poll reports POLLERR or
 //! POLLHUP on it.
-#![cfg_attr(not(test), no_main)]
 use std::ffi::OsString;
 use std::mem::MaybeUninit;
 use std::os::fd::OwnedFd;
@@ -73,10 +72,8 @@ struct Target {
     done: bool,
 }
 
-tend::lean_main!(start);
-
-fn start() -> u8 {
-    let args = match parse_args(std::env::args_os().skip(1)) {
+pub fn start(args: tend::Args) -> u8 {
+    let args = match parse_args(args) {
         Ok(a) => a,
         Err(e) => return usage("svwait", SYNOPSIS, e),
     };

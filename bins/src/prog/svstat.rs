@@ -1,5 +1,4 @@
 //! svstat: print one line per service dir: up or down, for how long, and what else is known.
-#![cfg_attr(not(test), no_main)]
 use std::ffi::OsString;
 use std::io::Write;
 
@@ -16,10 +15,8 @@ const SYNOPSIS: &str = "svstat servicedir...";
 /// Exit code when a service dir has no running supervisor (or does not exist).
 const EXIT_UNSUPERVISED: u8 = 1;
 
-tend::lean_main!(start);
-
-fn start() -> u8 {
-    let dirs = match parse_args(std::env::args_os().skip(1)) {
+pub fn start(args: tend::Args) -> u8 {
+    let dirs = match parse_args(args) {
         Ok(d) => d,
         Err(e) => return usage("svstat", SYNOPSIS, e),
     };

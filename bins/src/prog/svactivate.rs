@@ -1,6 +1,5 @@
 //! svactivate: copy service dirs from the install dir into the live dir in one step each,
 //! give them a logger per the logging policy, and wait until their supervisors run.
-#![cfg_attr(not(test), no_main)]
 use std::ffi::OsString;
 use std::fs;
 use std::io::Write;
@@ -36,10 +35,8 @@ struct Args {
     names: Vec<OsString>,
 }
 
-tend::lean_main!(start);
-
-fn start() -> u8 {
-    let args = match parse_args(std::env::args_os().skip(1)) {
+pub fn start(args: tend::Args) -> u8 {
+    let args = match parse_args(args) {
         Ok(a) => a,
         Err(e) => return usage(PROG, SYNOPSIS, e),
     };

@@ -1,5 +1,4 @@
 //! svok: exit 0 if a supervisor is running on the service directory, 100 if not.
-#![cfg_attr(not(test), no_main)]
 use std::ffi::OsString;
 
 use tend::{fatal, say, usage, EXIT_USAGE};
@@ -8,10 +7,8 @@ use tend_core::svdir::resolve;
 
 const SYNOPSIS: &str = "svok servicedir";
 
-tend::lean_main!(start);
-
-fn start() -> u8 {
-    let arg = match parse_args(std::env::args_os().skip(1)) {
+pub fn start(args: tend::Args) -> u8 {
+    let arg = match parse_args(args) {
         Ok(a) => a,
         Err(e) => return usage("svok", SYNOPSIS, e),
     };

@@ -3,7 +3,6 @@
 //!
 //! The policy lives in `tend_core::scan`; this file does the system calls: reading the scan
 //! dir, inotify, signals, spawning, reaping, pipes.
-#![cfg_attr(not(test), no_main)]
 use std::collections::{HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
 use std::mem::MaybeUninit;
@@ -41,10 +40,8 @@ struct Args {
     timeout: Duration,
 }
 
-tend::lean_main!(start);
-
-fn start() -> u8 {
-    let args = match parse_args(std::env::args_os().skip(1)) {
+pub fn start(args: tend::Args) -> u8 {
+    let args = match parse_args(args) {
         Ok(a) => a,
         Err(e) => return usage(PROG, SYNOPSIS, e),
     };
@@ -413,7 +410,10 @@ impl World {
     fn spawn(&mut self, key: Key, side: Side, piped: bool) -> Result<u32, String> {
         let path = self.path(key, side).ok_or("unknown service")?;
         let mut cmd = Command::new(&self.supervise);
-        cmd.arg(&path).stdin(Stdio::null()).process_group(0);
+        cmd.arg0("tend-supervise")
+            .arg(&path)
+            .stdin(Stdio::null())
+            .process_group(0);
         if piped {
             let (rd, wr) = self.pipe(key)?;
             match side {
@@ -570,13 +570,17 @@ fn executable(path: &Path) -> bool {
     })
 }
 
-/// `tend-supervise` next to this program if it is there, else from PATH.
+/// `tend-supervise` next to this program (the link an installation makes) if it is there,
+/// else this very executable (which is every program, run as `tend-supervise` by name);
+/// from PATH only if neither can be found.
 fn supervisor_program() -> PathBuf {
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(|d| d.join("tend-supervise")))
+    let Ok(exe) = std::env::current_exe() else {
+        return PathBuf::from("tend-supervise");
+    };
+    exe.parent()
+        .map(|d| d.join("tend-supervise"))
         .filter(|p| executable(p))
-        .unwrap_or_else(|| PathBuf::from("tend-supervise"))
+        .unwrap_or(exe)
 }
 
 /// Raises the soft limit on open files to the hard limit: two fds per logged service.
