@@ -587,9 +587,13 @@ fn as_pid_1_it_reaps_orphans_and_shuts_down_on_sigterm() {
     let mut scan_pid = 0;
     wait_until(LIMIT, "tend-scan inside the namespace", || {
         scan_pid = children(unshare.pid()).first().copied().unwrap_or(0);
+        // Exec'd by unshare: its argv[0] is the link's path.
+        let cmdline = fs::read(format!("/proc/{scan_pid}/cmdline")).unwrap_or_default();
         scan_pid > 0
-            && fs::read_link(format!("/proc/{scan_pid}/exe"))
-                .is_ok_and(|p| p.ends_with("tend-scan"))
+            && cmdline
+                .split(|&b| b == 0)
+                .next()
+                .is_some_and(|a| a.ends_with(b"/tend-scan"))
     });
     wait_until(LIMIT, "the orphans to finish", || {
         fs::read_dir(w.out(""))
