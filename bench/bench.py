@@ -31,17 +31,46 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TEND = os.environ.get("TEND_BIN", os.path.join(ROOT, "target", "release"))
 
 SUITES = {
-    # name: (scanner argv prefix, control argv for TERM, logger run line, logger comm)
-    "tend": ([f"{TEND}/tend-scan"], [f"{TEND}/svc", "-t"], f"exec {TEND}/tend-log ./main", "tend-log"),
-    "daemontools": (["/usr/bin/svscan"], ["/usr/bin/svc", "-t"], "exec multilog t ./main", "multilog"),
-    "runit": (["/usr/bin/runsvdir"], ["/usr/bin/sv", "term"], "mkdir -p main; exec svlogd -tt main", "svlogd"),
-    "s6": (["/usr/bin/s6-svscan", "-c", "4000"], ["/usr/bin/s6-svc", "-t"], "exec s6-log t ./main", "s6-log"),
+    # name: (scanner argv prefix, control argv for TERM, logger run line, logger comm,
+    #        "is it supervised?" argv prefix)
+    "tend": ([f"{TEND}/tend-scan"], [f"{TEND}/svc", "-t"], f"exec {TEND}/tend-log ./main", "tend-log",
+             [f"{TEND}/svok"]),
+    "daemontools": (["/usr/bin/svscan"], ["/usr/bin/svc", "-t"], "exec multilog t ./main", "multilog",
+                    ["/usr/bin/svok"]),
+    "runit": (["/usr/bin/runsvdir"], ["/usr/bin/sv", "term"], "mkdir -p main; exec svlogd -tt main", "svlogd",
+              ["/usr/bin/sv", "status"]),
+    "s6": (["/usr/bin/s6-svscan", "-c", "4000"], ["/usr/bin/s6-svc", "-t"], "exec s6-log t ./main", "s6-log",
+           ["/usr/bin/s6-svok"]),
     # bench/reaper.c, built by main() when cc is installed: respawn only.
-    "reaper": ([None], None, None, None),
+    "reaper": ([None], None, None, None, None),
 }
+# TEND_BIN_BEFORE=DIR: an older build of tend, measured in the same run as "tend-before"
+# (the programs by name in DIR: nine executables, or links to one).
+BEFORE = os.environ.get("TEND_BIN_BEFORE")
+if BEFORE:
+    SUITES["tend-before"] = ([f"{BEFORE}/tend-scan"], [f"{BEFORE}/svc", "-t"],
+                             f"exec {BEFORE}/tend-log ./main", "tend-log", [f"{BEFORE}/svok"])
 LOGGER_COMMS = {s[3] for s in SUITES.values() if s[3]}
-# The yardstick, not an anchor: only the respawn metric runs it.
-YARDSTICKS = {"reaper": {"respawn"}}
+# Yardsticks, not anchors: the reaper runs only the respawn metric; tend-before all.
+YARDSTICKS = {"reaper": {"respawn"}, "tend-before": None}
+
+
+PROGRAMS = ("tend-scan", "tend-supervise", "tend-log", "svc", "svok", "svstat", "svwait",
+            "svactivate", "svdeactivate")
+
+
+def make_links(bindir):
+    """The programs' links to the one executable `tend` in bindir, as install.sh makes them
+    (a build makes only `tend`)."""
+    if not os.path.exists(os.path.join(bindir, "tend")):
+        return
+    for prog in PROGRAMS:
+        link = os.path.join(bindir, prog)
+        if os.path.islink(link) and os.readlink(link) == "tend":
+            continue
+        tmp = f"{link}.{os.getpid()}"
+        os.symlink("tend", tmp)
+        os.replace(tmp, link)
 
 
 def available(name):
@@ -326,7 +355,28 @@ def m_idle(suite, n=100, secs=10.0):
         b.stop()
 
 
+def m_tool(suite, runs=300):
+    """Wall time of the suite's "is it supervised?" tool (tend's svok, daemontools' svok,
+    s6-svok, runit's sv status) on a running service, run from this script: start-up
+    cost, mostly."""
+    b = Bench(suite)
+    try:
+        d = b.service("t", "exec sleep 100000")
+        b.start()
+        b.next_pid()
+        time.sleep(0.5)
+        ms = []
+        for _ in range(runs):
+            t0 = time.monotonic()
+            subprocess.run(SUITES[suite][4] + [d], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            ms.append((time.monotonic() - t0) * 1000)
+        return {"status tool run, ms": statistics.median(ms)}
+    finally:
+        b.stop()
+
+
 METRICS = {
+    "tool": m_tool,
     "memory": m_memory,
     "respawn": m_respawn,
     "crashloop": m_crashloop,
@@ -345,10 +395,11 @@ def main():
     for s in suites:
         if s not in SUITES:
             sys.exit(f"bench: fatal: unknown suite {s}")
+    make_links(TEND)
     tmp = tempfile.mkdtemp(prefix="tend-bench-")
     try:
         if "reaper" in suites:
-            SUITES["reaper"] = ([build_reaper(tmp)], None, None, None)
+            SUITES["reaper"] = ([build_reaper(tmp)], None, None, None, None)
         run(a, suites)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -364,7 +415,7 @@ def run(a, suites):
     for trial in range(a.trials):
         for m in a.only.split(","):
             for s in suites:
-                if s in YARDSTICKS and m not in YARDSTICKS[s]:
+                if s in YARDSTICKS and YARDSTICKS[s] is not None and m not in YARDSTICKS[s]:
                     continue
                 print(f"bench: trial {trial + 1}/{a.trials} {m} {s}", file=sys.stderr)
                 try:

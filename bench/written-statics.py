@@ -171,6 +171,8 @@ def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     bindir = sys.argv[1]
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    __import__("bench").make_links(bindir)
     hit, order = set(), {}  # order: section name -> [(addr, name)] over all binaries
     runs = {"tend-supervise": run_supervise, "tend-log": run_log, "tend-scan": run_scan}
     for prog in DAEMONS:
