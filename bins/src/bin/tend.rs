@@ -28,8 +28,11 @@ mod tend_scan;
 #[path = "../prog/tend-supervise.rs"]
 mod tend_supervise;
 
+/// A program's entry: its arguments in, its exit code out.
+type Start = fn(Args) -> u8;
+
 /// The programs, by the name each is run as.
-const PROGRAMS: [(&str, fn(Args) -> u8); 9] = [
+const PROGRAMS: [(&str, Start); 9] = [
     ("tend-scan", tend_scan::start),
     ("tend-supervise", tend_supervise::start),
     ("tend-log", tend_log::start),
@@ -86,7 +89,7 @@ fn dispatch() -> u8 {
 
 /// The program run as `name`: its own name, or for the sv* tools also `tend-` and their
 /// name (`tend-svc`), the names a system where daemontools owns `svc` reaches them by.
-fn program(name: &OsStr) -> Option<fn(Args) -> u8> {
+fn program(name: &OsStr) -> Option<Start> {
     let name = name.as_bytes();
     let plain = name.strip_prefix(b"tend-").filter(|n| n.starts_with(b"sv"));
     let name = plain.unwrap_or(name);
