@@ -14,8 +14,10 @@
 #   RCDIR=$SYSCONFDIR/rc  the install dir, created empty
 #   UNITDIR=$PREFIX/lib/systemd/system   tend.service
 #   LOG_USER=           the policy's `user` (empty: loggers run as root)
-#   MANSUFFIX=          if set, svc.8, svok.8 and svstat.8 (names daemontools' pages
-#                       also use) are installed as svc.8$MANSUFFIX ... ("man 8tend svc")
+#   SVPREFIX=           if set (Debian: tend-), svc, svok and svstat, the names daemontools
+#                       also uses, are installed as ${SVPREFIX}svc ..., links and man pages
+#                       alike (tend answers to tend-svc too); the package points the plain
+#                       names at them with update-alternatives
 #   GZIP_MAN=           if set, man pages are compressed with gzip -9n
 #   TARGET=target/release  where the built executable `tend` is
 #
@@ -32,7 +34,7 @@ SYSCONFDIR=${SYSCONFDIR:-/etc}
 RCDIR=${RCDIR:-$SYSCONFDIR/rc}
 UNITDIR=${UNITDIR:-$PREFIX/lib/systemd/system}
 LOG_USER=${LOG_USER:-}
-MANSUFFIX=${MANSUFFIX:-}
+SVPREFIX=${SVPREFIX:-}
 GZIP_MAN=${GZIP_MAN:-}
 TARGET=${TARGET:-target/release}
 
@@ -49,6 +51,14 @@ for src in bins/src/prog/*.rs; do
 	progs="$progs $(basename "$src" .rs)"
 done
 
+# The name to install program or man page $1 as: daemontools' names get $SVPREFIX.
+installed_name() {
+	case "$1" in
+	svc | svok | svstat | svc.8 | svok.8 | svstat.8) echo "$SVPREFIX$1" ;;
+	*) echo "$1" ;;
+	esac
+}
+
 # Fills in @BINDIR@ and @LOG_USER@.
 subst() {
 	sed -e "s|@BINDIR@|$BINDIR|g" -e "s|@LOG_USER@|$LOG_USER|g" -e "s/ = $/ =/" "$1"
@@ -57,15 +67,12 @@ subst() {
 install -d "$DESTDIR$BINDIR"
 install -m 0755 "$TARGET/tend" "$DESTDIR$BINDIR/tend"
 for prog in $progs; do
-	ln -sf tend "$DESTDIR$BINDIR/$prog"
+	ln -sf tend "$DESTDIR$BINDIR/$(installed_name "$prog")"
 done
 
 for page in man/*.[1-8]; do
 	sec=${page##*.}
-	name=$(basename "$page")
-	case "$name" in
-	svc.8 | svok.8 | svstat.8) name="$name$MANSUFFIX" ;;
-	esac
+	name=$(installed_name "$(basename "$page")")
 	install -d "$DESTDIR$MANDIR/man$sec"
 	if [ -n "$GZIP_MAN" ]; then
 		gzip -9n <"$page" >"$DESTDIR$MANDIR/man$sec/$name.gz"

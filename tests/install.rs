@@ -42,7 +42,7 @@ fn install(dest: &Path, vars: &[(&str, &str)]) -> std::process::Output {
         "RCDIR",
         "UNITDIR",
         "LOG_USER",
-        "MANSUFFIX",
+        "SVPREFIX",
         "GZIP_MAN",
     ] {
         cmd.env_remove(var);
@@ -137,36 +137,60 @@ fn installs_into_destdir_with_the_defaults() {
     assert_eq!(read(&dest.join("etc/tend/logging.conf.new")), conf);
 }
 
+/// The variables debian/rules passes (override_dh_auto_install), but DESTDIR.
+const DEBIAN_VARS: [(&str, &str); 7] = [
+    ("PREFIX", "/usr"),
+    ("BINDIR", "/usr/bin"),
+    ("SYSCONFDIR", "/etc"),
+    ("UNITDIR", "/lib/systemd/system"),
+    ("LOG_USER", "_tend-log"),
+    ("SVPREFIX", "tend-"),
+    ("GZIP_MAN", "1"),
+];
+
 #[test]
 fn installs_the_debian_layout() {
+    let rules = read(&top().join("debian/rules"));
+    let words: Vec<&str> = rules.split_whitespace().collect();
+    for (var, value) in DEBIAN_VARS {
+        let word = format!("{var}={value}");
+        assert!(words.contains(&word.as_str()), "debian/rules lacks {word}");
+    }
     let tmp = TempDir::new("install-debian");
     let dest = tmp.join("root");
-    let out = install(
-        &dest,
-        &[
-            ("PREFIX", "/usr"),
-            ("BINDIR", "/usr/sbin"),
-            ("UNITDIR", "/lib/systemd/system"),
-            ("LOG_USER", "_tend-log"),
-            ("MANSUFFIX", "tend"),
-            ("GZIP_MAN", "1"),
-        ],
-    );
+    let out = install(&dest, &DEBIAN_VARS);
     assert!(out.status.success(), "{:?}\n{}", texts(&out), tmp.listing());
+    let bin = dest.join("usr/bin");
+    // daemontools' names get the prefix (the package's alternatives give them back their
+    // plain names), and the link runs the program all the same.
     for prog in programs() {
-        assert!(dest.join("usr/sbin").join(&prog).is_file(), "{prog}");
+        let clash = matches!(prog.as_str(), "svc" | "svok" | "svstat");
+        let name = if clash {
+            format!("tend-{prog}")
+        } else {
+            prog.clone()
+        };
+        assert_eq!(fs::read_link(bin.join(&name)).unwrap(), Path::new("tend"));
+        assert_eq!(bin.join(&prog).exists(), !clash, "{prog}");
+        let out = run(Command::new(bin.join(&name)).arg("--no-such-option"));
+        let (_, e) = texts(&out);
+        assert!(e.starts_with(&format!("{prog}: ")), "{name}: {e}");
     }
-    assert!(dest.join("usr/share/man/man8/svactivate.8.gz").is_file());
+    let man8 = dest.join("usr/share/man/man8");
+    assert!(man8.join("svactivate.8.gz").is_file());
     assert!(dest.join("usr/share/man/man7/tend.7.gz").is_file());
-    // Names daemontools' pages also use get the suffix, if this tree has those pages.
-    if top().join("man/svc.8").exists() {
-        assert!(dest.join("usr/share/man/man8/svc.8tend.gz").is_file());
-        assert!(!dest.join("usr/share/man/man8/svc.8.gz").exists());
+    for page in ["svc", "svok", "svstat"] {
+        assert!(man8.join(format!("tend-{page}.8.gz")).is_file(), "{page}");
+        assert!(!man8.join(format!("{page}.8.gz")).exists(), "{page}");
     }
     let conf = read(&dest.join("etc/tend/logging.conf"));
-    assert!(conf.contains("\nlogger = /usr/sbin/tend-log\n"), "{conf}");
+    assert!(conf.contains("\nlogger = /usr/bin/tend-log\n"), "{conf}");
     assert!(conf.contains("\nuser = _tend-log\n"), "{conf}");
-    assert!(dest.join("lib/systemd/system/tend.service").is_file());
+    let unit = read(&dest.join("lib/systemd/system/tend.service"));
+    assert!(
+        unit.contains("\nExecStart=/usr/bin/tend-scan /var/service\n"),
+        "{unit}"
+    );
 }
 
 #[test]
