@@ -28,8 +28,11 @@ mod tend_scan;
 #[path = "../prog/tend-supervise.rs"]
 mod tend_supervise;
 
+/// A program's entry: its arguments in, its exit code out.
+type Start = fn(Args) -> u8;
+
 /// The programs, by the name each is run as.
-const PROGRAMS: [(&str, fn(Args) -> u8); 9] = [
+const PROGRAMS: [(&str, Start); 9] = [
     ("tend-scan", tend_scan::start),
     ("tend-supervise", tend_supervise::start),
     ("tend-log", tend_log::start),
