@@ -588,8 +588,11 @@ fn as_pid_1_it_reaps_orphans_and_shuts_down_on_sigterm() {
     wait_until(LIMIT, "tend-scan inside the namespace", || {
         scan_pid = children(unshare.pid()).first().copied().unwrap_or(0);
         scan_pid > 0
-            && fs::read_link(format!("/proc/{scan_pid}/exe"))
-                .is_ok_and(|p| p.ends_with("tend-scan"))
+            && fs::read(format!("/proc/{scan_pid}/cmdline")).is_ok_and(|c| {
+                c.split(|&b| b == 0)
+                    .next()
+                    .is_some_and(|a| a.ends_with(b"tend-scan"))
+            })
     });
     wait_until(LIMIT, "the orphans to finish", || {
         fs::read_dir(w.out(""))
