@@ -196,6 +196,40 @@ fn starts_run_and_keeps_the_supervise_dir_in_runit_format() {
     );
 }
 
+/// The names in sv/supervise, sorted.
+fn entries(s: &Svc) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(s.dir().join("supervise"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn the_supervise_dir_holds_eight_entries_at_rest() {
+    let mut s = Svc::new("entries", "#!/bin/sh\nexec sleep 1000\n");
+    // Spare files a tend before 2026-12 kept (or a supervisor killed mid-change left)
+    // are removed when a supervisor starts.
+    fs::create_dir(s.dir().join("supervise")).unwrap();
+    for f in ["status.new", "stat.new", "pid.new", "info.new"] {
+        fs::write(s.dir().join("supervise").join(f), "old").unwrap();
+    }
+    s.start();
+    let at_rest = [
+        "alive", "control", "info", "lock", "ok", "pid", "stat", "status",
+    ];
+    let pid = s.wait_up(0);
+    assert_eq!(entries(&s), at_rest, "after the start");
+    s.ctl(b"k");
+    s.wait_up(pid);
+    assert_eq!(entries(&s), at_rest, "after a restart");
+    s.ctl(b"d");
+    s.wait_down();
+    assert_eq!(read(&s.dir().join("supervise/stat")), "down\n");
+    assert_eq!(entries(&s), at_rest, "after a down");
+}
+
 #[test]
 fn signal_letters_reach_the_service() {
     let mut s = Svc::new("letters", TRAPPING);
