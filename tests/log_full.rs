@@ -277,6 +277,49 @@ fn free_deletes_the_oldest_archives_to_make_room() {
 }
 
 #[test]
+fn free_never_deletes_below_the_config_files_minimum() {
+    let t = TempDir::new("logfull-nmin");
+    let Some(_fs) = Tmpfs::mount(&t.join("mnt"), "256k") else {
+        return;
+    };
+    let dir = t.join("mnt/log");
+    fs::create_dir(&dir).unwrap();
+    fs::write(dir.join("config"), "N3\n").unwrap();
+    // Room for three and a half archives of 16k: without N3, `free` would delete one.
+    let filler = t.join("mnt/filler");
+    fill(&filler);
+    let full = fs::metadata(&filler).unwrap().len();
+    fs::write(&filler, vec![0u8; full as usize - (56 << 10)]).unwrap();
+    let input = numbered(12000, 64);
+    let mut l = start(
+        &t,
+        &dir,
+        &["-t", "none", "-s", "16k", "-n", "0", "-f", "free"],
+        b"",
+    );
+    let mut wr = l.wr.take().unwrap();
+    // Ends with EPIPE once tend-log and the test's read end are gone.
+    let writer = std::thread::spawn(move || {
+        let _ = wr.write_all(&input);
+    });
+    wait_until(Duration::from_secs(60), "the pause", || {
+        read(&l.stderr).contains("pausing input")
+    });
+    let names: Vec<String> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with('@'))
+        .collect();
+    assert_eq!(names.len(), 3, "{names:?}\n{}", read(&l.stderr));
+    let err = read(&l.stderr);
+    assert!(!err.contains("to make room"), "{err}");
+    l.d.signal(15);
+    l.d.wait_exit(LIMIT);
+    drop(l.rd);
+    writer.join().unwrap();
+}
+
+#[test]
 fn drop_counts_lost_lines_and_logs_a_marker() {
     let t = TempDir::new("logfull-drop");
     let Some(_fs) = Tmpfs::mount(&t.join("mnt"), "256k") else {

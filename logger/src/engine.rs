@@ -18,9 +18,11 @@ use tend_core::Error;
 
 use crate::clock::Clock;
 use crate::config::{Config, Policy};
+use crate::configfile::{ConfigFile, MAX_CONFIG};
 use crate::input::Input;
 use crate::logdir::{Found, Logdir};
 use crate::pagebuf::PageBuf;
+use crate::pattern::decide;
 use crate::scan::{cut_point, find_newline};
 use crate::stamp::{Stamper, SEP_CONTINUED};
 
@@ -42,6 +44,8 @@ pub enum Note {
     Warning(String),
     /// Something worth knowing; text completes `tend-log: info: `.
     Info(String),
+    /// A line an `e` rule selected, stamped, with its newline: for standard error as it is.
+    Alert(Vec<u8>),
 }
 
 /// One step of a rotation or reopen; each is retried where it failed.
@@ -167,6 +171,9 @@ pub struct Lost {
 /// The log engine for one logdir.
 #[derive(Debug)]
 pub struct Logger<C: Clock> {
+    /// The settings from the command line.
+    base: Config,
+    /// The settings in use: `base` with the logdir's config file applied.
     cfg: Config,
     clock: C,
     stamper: Stamper,
@@ -199,6 +206,12 @@ pub struct Logger<C: Clock> {
     line_len: usize,
     /// Whether `current` was inside a line when the output buffer was last empty.
     open_before_out: bool,
+    /// The rules deselected the line in hand: its rest is skipped too.
+    skipping: bool,
+    /// The piece starting here was judged (and selected) already: not judged again.
+    judged: Option<usize>,
+    /// When the first line went into an empty `current` (for rotation by age).
+    filled_at: Option<Instant>,
     /// The input has nothing new right now (see [`Logger::input_idle`]).
     idle: bool,
     /// The input is a peeked pipe: a partial line is written when the input is idle, so
@@ -226,6 +239,8 @@ impl<C: Clock> Logger<C> {
         let now = clock.now();
         let (dir, found) = Logdir::open(&cfg.dir, now)?;
         let mut notes = Vec::new();
+        let base = cfg;
+        let cfg = load_config(&base, &dir, &mut notes).unwrap_or_else(|| base.clone());
         if let Found::Recovered(name) = found {
             notes.push(Note::Warning(format!(
                 "{}/current was not finished (crash?): archived it as {name}",
@@ -239,8 +254,10 @@ impl<C: Clock> Logger<C> {
         }
         let in_size = IN_BUF.max(cfg.linemax.saturating_mul(2));
         let out_size = OUT_BUF.max(cfg.linemax.saturating_add(64));
+        let filled_at = (dir.size() > 0).then(Instant::now);
         Ok(Logger {
             stamper: Stamper::new(cfg.format),
+            base,
             cfg,
             clock,
             dir,
@@ -261,6 +278,9 @@ impl<C: Clock> Logger<C> {
             open_line: false,
             line_len: 0,
             open_before_out: false,
+            skipping: false,
+            judged: None,
+            filled_at,
             idle: false,
             peeking: false,
             work: None,
@@ -323,10 +343,19 @@ impl<C: Clock> Logger<C> {
             }
             (None, None) => None,
         };
-        match (own, restart) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        [own, restart, self.age_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// When `current` is due for rotation by age: only when it has a line, and no
+    /// rotation is asked for already (one waiting for the processor wakes no one).
+    fn age_deadline(&self) -> Option<Instant> {
+        if self.rotate_asked {
+            return None;
         }
+        self.filled_at?.checked_add(self.cfg.age?)
     }
 
     /// Tells the logger that no input is waiting right now: what it holds goes out, and
@@ -367,7 +396,7 @@ impl<C: Clock> Logger<C> {
 
     /// Whether `current` ends inside a line whose rest has not come yet.
     pub fn line_open(&self) -> bool {
-        self.open_line
+        self.open_line || self.skipping
     }
 
     /// Length of the line in hand (read, without its newline yet).
@@ -422,6 +451,7 @@ impl<C: Clock> Logger<C> {
         }
         self.in_end -= self.in_start;
         self.scanned = self.scanned.saturating_sub(self.in_start);
+        self.judged = self.judged.and_then(|at| at.checked_sub(self.in_start));
         self.in_start = 0;
         self.batch_start = self.in_end;
     }
@@ -466,6 +496,9 @@ impl<C: Clock> Logger<C> {
     fn write_pending(&mut self, at_end: bool) -> Result<(), Error> {
         self.waiting = false;
         self.check_processor();
+        if self.age_deadline().is_some_and(|t| t <= Instant::now()) {
+            self.rotate_asked = true; // done below, or once the processor is done
+        }
         if self.dropped.until.is_some() {
             self.finish_work()?;
             self.write_marker()?;
@@ -497,7 +530,22 @@ impl<C: Clock> Logger<C> {
                 break;
             };
             let (start, end) = (piece.start, piece.end);
-            let need = (self.stamper.format().len() + (end - start) + 1) as u64;
+            let new_line = !self.open_line && !self.continued;
+            let skip =
+                self.skipping || (new_line && !self.cfg.rules.is_empty() && !self.judge(&piece));
+            if skip {
+                // Its input is consumed with the written lines before it.
+                self.skipping = piece.open || piece.cont_next;
+                self.out_in += piece.next - start;
+                self.in_start = piece.next;
+                continue;
+            }
+            let head = if self.open_line {
+                0
+            } else {
+                self.stamper.format().len() + self.cfg.prefix.len()
+            };
+            let need = (head + (end - start) + 1) as u64;
             let size = self.logical_size();
             if self.cfg.size > 0 && size > 0 && size + need > self.cfg.size {
                 if self.processing.is_some() {
@@ -522,6 +570,29 @@ impl<C: Clock> Logger<C> {
             self.flush()?;
         }
         Ok(())
+    }
+
+    /// Whether the rules select the piece (the start of a line); alerts it if they say so.
+    fn judge(&mut self, piece: &Piece) -> bool {
+        if self.judged == Some(piece.start) {
+            return true;
+        }
+        let line = self.inbuf.get(piece.start..piece.end).unwrap_or_default();
+        let v = decide(&self.cfg.rules, line);
+        if v.alert {
+            let mut text = self.stamper.stamp(self.time_at(piece.start)).to_vec();
+            text.extend_from_slice(&self.cfg.prefix);
+            text.extend_from_slice(line);
+            if piece.cont_next {
+                text.extend_from_slice(b"...");
+            }
+            text.push(b'\n');
+            self.notes.push(Note::Alert(text));
+        }
+        if v.selected {
+            self.judged = Some(piece.start);
+        }
+        v.selected
     }
 
     /// The next piece of input to write, or None if only an incomplete line is left (and
@@ -587,6 +658,10 @@ impl<C: Clock> Logger<C> {
             self.open_before_out = self.open_line;
         }
         let mut at = self.out_end;
+        self.judged = None;
+        if self.filled_at.is_none() {
+            self.filled_at = Some(Instant::now());
+        }
         if !self.open_line {
             let stamp = self.stamper.stamp(self.time_at(piece.start));
             let slen = stamp.len();
@@ -595,6 +670,9 @@ impl<C: Clock> Logger<C> {
                 self.out[at + slen - 1] = SEP_CONTINUED;
             }
             at += slen;
+            let plen = self.cfg.prefix.len();
+            self.out[at..at + plen].copy_from_slice(&self.cfg.prefix);
+            at += plen;
         }
         let len = piece.end - piece.start;
         self.out[at..at + len].copy_from_slice(&self.inbuf[piece.start..piece.end]);
@@ -656,7 +734,10 @@ impl<C: Clock> Logger<C> {
         let full = errno == Errno::NOSPC || errno == Errno::DQUOT;
         match self.cfg.policy {
             Policy::Block => Err(err),
-            Policy::Free if full => match self.dir.remove_oldest(self.busy_archive().as_deref()) {
+            Policy::Free if full => match self
+                .dir
+                .remove_oldest(self.busy_archive().as_deref(), self.cfg.min)
+            {
                 Ok(Some(name)) => {
                     self.notes.push(Note::Warning(format!(
                         "deleted {}/{name} to make room: {}",
@@ -807,6 +888,7 @@ impl<C: Clock> Logger<C> {
                     's'
                 };
                 let name = self.dir.archive_current(self.clock.now(), suffix)?;
+                self.filled_at = None;
                 self.archived = name
                     .strip_suffix(".s")
                     .or(name.strip_suffix(".u"))
@@ -835,7 +917,13 @@ impl<C: Clock> Logger<C> {
                 self.trim();
                 Ok(())
             }
-            Step::Reopen => self.reopen(),
+            Step::Reopen => {
+                self.reopen()?;
+                if let Some(cfg) = load_config(&self.base, &self.dir, &mut self.notes) {
+                    self.cfg = cfg;
+                }
+                Ok(())
+            }
         }
     }
 
@@ -938,6 +1026,7 @@ impl<C: Clock> Logger<C> {
             )));
         }
         self.dir = dir;
+        self.filled_at = (self.dir.size() > 0).then(Instant::now);
         Ok(())
     }
 
@@ -1096,6 +1185,30 @@ impl<C: Clock> Logger<C> {
         let size = self.dir.size();
         if written > 0 && size >= written && self.dir.truncate(size - written).is_ok() {
             self.out_start = 0;
+        }
+    }
+}
+
+/// The settings `base` with the logdir's config file applied (warning about the lines it
+/// skips), or None if the file could not be read (warned about too).
+fn load_config(base: &Config, dir: &Logdir, notes: &mut Vec<Note>) -> Option<Config> {
+    match dir.read_config(MAX_CONFIG) {
+        Ok(None) => Some(base.clone()),
+        Ok(Some(text)) => {
+            let (file, problems) = ConfigFile::parse(&text);
+            for p in problems {
+                notes.push(Note::Warning(format!(
+                    "{}/config line {}: {}: line skipped",
+                    base.dir.display(),
+                    p.line,
+                    p.why
+                )));
+            }
+            Some(base.with_file(&file))
+        }
+        Err(e) => {
+            notes.push(Note::Warning(format!("{e}: settings unchanged")));
+            None
         }
     }
 }

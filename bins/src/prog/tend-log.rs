@@ -76,6 +76,11 @@ fn print_note(note: Note) {
     match note {
         Note::Warning(text) => warn(PROG, text),
         Note::Info(text) => say(PROG, "info", text),
+        Note::Alert(line) => {
+            use std::io::Write;
+            // An alert that cannot be written is lost, as a message would be.
+            let _ = std::io::stderr().lock().write_all(&line);
+        }
     }
 }
 

@@ -1,0 +1,218 @@
+//! tend-log's selection, prefix, alerts, rotation by age and svlogd's `config` file, run
+//! for real (and against the real svlogd where it is installed).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod common;
+
+use std::fs;
+use std::io::Write;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{texts, wait_until, Daemon, TempDir, LIMIT};
+
+const SVLOGD: &str = "/usr/bin/svlogd";
+
+fn tend_log() -> Command {
+    Command::new(concat!(env!("TEND_BIN_DIR"), "/tend-log"))
+}
+
+/// Runs `cmd` with `input` on stdin until it exits (bounded).
+fn feed(cmd: &mut Command, input: &[u8]) -> Output {
+    let what = format!("{cmd:?}");
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let _ = stdin.write_all(input);
+    drop(stdin);
+    let end = Instant::now() + LIMIT;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > end {
+            let _ = child.kill();
+            panic!("{what} did not exit within {LIMIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// A tend-log running on a pipe the test writes.
+struct Live {
+    d: Daemon,
+    wr: fs::File,
+    #[allow(dead_code)] // holds the pipe open, as the scanner does
+    rd: OwnedFd,
+    stderr: PathBuf,
+}
+
+fn live(t: &TempDir, args: &[&str], dirs: &[&Path]) -> Live {
+    let (rd, wr) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
+    let stderr = t.join("stderr");
+    let mut cmd = tend_log();
+    cmd.args(args)
+        .args(dirs)
+        .stdin(Stdio::from(rd.try_clone().unwrap()))
+        .stderr(fs::File::create(&stderr).unwrap());
+    Live {
+        d: Daemon::spawn(&mut cmd),
+        wr: fs::File::from(wr),
+        rd,
+        stderr,
+    }
+}
+
+fn read(path: &Path) -> String {
+    common::read(path)
+}
+
+/// Archive names in the logdir, sorted (= oldest first).
+fn archives(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with('@'))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Polls `cond` for `span`; fails the test as soon as it does not hold.
+fn stays(span: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let end = Instant::now() + span;
+    while Instant::now() < end {
+        assert!(cond(), "{what} stopped holding");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn logdir_with(t: &TempDir, name: &str, config: &str) -> PathBuf {
+    let dir = t.join(name);
+    fs::create_dir(&dir).unwrap();
+    fs::write(dir.join("config"), config).unwrap();
+    dir
+}
+
+/// Lines that exercise svlogd's patterns: its man page's example, stars that stop early,
+/// pluses, and its quirk of a plus that reaches the end of the line.
+const INPUT: &str = "tcpsvd: info: pid 1977 from 10.4.1.14\n\
+    tcpsvd: info: end 1977 exit 0\n\
+    web: fatal: out of memory\n\
+    web: warning: slow\n\
+    aaab\n\
+    abb\n\
+    debug: x\n\
+    \n\
+    debug: fatal: boring\n\
+    tcpsvd: info: pid 12 from fatal\n";
+
+#[test]
+fn a_config_selects_prefixes_and_alerts_the_same_lines_as_svlogd() {
+    if !Path::new(SVLOGD).exists() {
+        eprintln!("skipping: {SVLOGD} is not installed");
+        return;
+    }
+    let t = TempDir::new("select-svlogd");
+    let config = "# svlogd(8)'s example, and more\n-*\n+*: *: pid *\n+*: fatal: *\n\
+                  +a+bxyz\n-*fatal: boring\ne*fatal*\nE*pid*\npsrv \n";
+    let ours = logdir_with(&t, "ours", config);
+    let theirs = logdir_with(&t, "theirs", config);
+    let o = feed(tend_log().args(["-t", "none"]).arg(&ours), INPUT.as_bytes());
+    let s = feed(Command::new(SVLOGD).arg(&theirs), INPUT.as_bytes());
+    let ((_, our_err), (_, their_err)) = (texts(&o), texts(&s));
+    assert!(
+        o.status.success() && s.status.success(),
+        "{our_err} {their_err}"
+    );
+    let current = read(&ours.join("current"));
+    assert_eq!(current, read(&theirs.join("current")), "{}", t.listing());
+    assert_eq!(
+        current,
+        "srv tcpsvd: info: pid 1977 from 10.4.1.14\nsrv web: fatal: out of memory\n\
+         srv abb\nsrv tcpsvd: info: pid 12 from fatal\n"
+    );
+    assert_eq!(our_err, their_err);
+    assert_eq!(
+        our_err,
+        "srv web: fatal: out of memory\nsrv debug: fatal: boring\n"
+    );
+}
+
+#[test]
+fn every_config_line_kind_applies_and_a_hup_reads_the_file_again() {
+    let t = TempDir::new("select-hup");
+    let config = "s4096\nn5\nN2\nt3600\n!cat\nu127.0.0.1:9\npweb: \n-*debug*\ne*fatal*\n";
+    let dir = logdir_with(&t, "log", config);
+    let mut l = live(&t, &["-t", "none", "-s", "1M", "-n", "1"], &[&dir]);
+    l.wr.write_all(b"one\ndebug two\nthree fatal\n").unwrap();
+    wait_until(LIMIT, "line three", || {
+        read(&dir.join("current")).contains("three")
+    });
+    assert_eq!(read(&dir.join("current")), "web: one\nweb: three fatal\n");
+    wait_until(LIMIT, "the alert", || !read(&l.stderr).is_empty());
+    assert_eq!(read(&l.stderr), "web: three fatal\n");
+    // A new file: another prefix, the debug lines back, the others out.
+    fs::write(dir.join("config"), "pnew: \n-*\n+*debug*\n").unwrap();
+    l.d.signal(1);
+    // tend-log takes a signal before input that comes after it: the handler runs before
+    // tend-log returns to reading.
+    l.wr.write_all(b"four\ndebug five\nsix fatal\n").unwrap();
+    wait_until(LIMIT, "line five", || {
+        read(&dir.join("current")).contains("five")
+    });
+    drop(l.wr);
+    assert!(l.d.wait_exit(LIMIT).success(), "{}", read(&l.stderr));
+    assert_eq!(
+        read(&dir.join("current")),
+        "web: one\nweb: three fatal\nnew: debug five\n"
+    );
+    assert_eq!(
+        read(&l.stderr),
+        "web: three fatal\n",
+        "no alert rule any more"
+    );
+}
+
+#[test]
+fn a_bad_config_line_is_named_and_skipped_and_the_rest_applies() {
+    let t = TempDir::new("select-bad");
+    let dir = logdir_with(&t, "log", "pok: \nbogus\nt1d\n-*no*\n");
+    let o = feed(tend_log().args(["-t", "none"]).arg(&dir), b"yes\nno\n");
+    let (_, err) = texts(&o);
+    assert!(o.status.success(), "{err}");
+    let d = dir.display();
+    assert_eq!(
+        err,
+        format!(
+            "tend-log: warning: {d}/config line 2: unknown setting \"bogus\": line skipped\n\
+             tend-log: warning: {d}/config line 3: bad age \"1d\" (want seconds, or digits \
+             then m or h): line skipped\n"
+        )
+    );
+    assert_eq!(read(&dir.join("current")), "ok: yes\n");
+}
+
+#[test]
+fn current_is_rotated_by_age_without_further_input_and_never_when_empty() {
+    let t = TempDir::new("select-age");
+    let dir = logdir_with(&t, "log", "t1\n");
+    let mut l = live(&t, &["-t", "none"], &[&dir]);
+    // Empty: no rotation, however long.
+    stays(Duration::from_millis(1500), "no archive", || {
+        dir.join("current").exists() && archives(&dir).is_empty()
+    });
+    l.wr.write_all(b"one\n").unwrap();
+    wait_until(LIMIT, "an archive", || archives(&dir).len() == 1);
+    assert_eq!(fs::read(dir.join(&archives(&dir)[0])).unwrap(), b"one\n");
+    stays(Duration::from_millis(1500), "a single archive", || {
+        archives(&dir).len() == 1
+    });
+    drop(l.wr);
+    assert!(l.d.wait_exit(LIMIT).success(), "{}", read(&l.stderr));
+    assert_eq!(read(&dir.join("current")), "");
+    assert_eq!(read(&l.stderr), "");
+}
