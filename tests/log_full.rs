@@ -226,6 +226,61 @@ fn sigterm_while_full_leaves_the_lines_in_the_pipe(policy: &str) {
 }
 
 #[test]
+fn a_full_logdir_holds_the_input_for_every_logdir_and_neither_loses_a_line() {
+    let t = TempDir::new("logfull-two");
+    let Some(_fs) = Tmpfs::mount(&t.join("mnt"), "1m") else {
+        return;
+    };
+    let dir = t.join("mnt/log");
+    let other = t.join("other");
+    let filler = t.join("mnt/filler");
+    let args = [
+        "-t",
+        "none",
+        "-s",
+        "16k",
+        "-n",
+        "0",
+        other.to_str().unwrap(),
+    ];
+    let mut l = start(&t, &dir, &args, b"");
+    wait_until(LIMIT, "current", || dir.join("current").exists());
+    fill(&filler);
+    let input = numbered(10000, 64);
+    let done = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (mut wr, input, done) = (l.wr.take().unwrap(), input.clone(), Arc::clone(&done));
+        std::thread::spawn(move || {
+            wr.write_all(&input).unwrap();
+            done.store(true, Ordering::SeqCst);
+        })
+    };
+    wait_until(LIMIT, "the pause warning", || {
+        read(&l.stderr).contains("pausing input")
+    });
+    // The full logdir holds the input for the other one too: the producer is stuck, and
+    // the other logdir has no more than what was read before the pause.
+    let before = everything(&other).len();
+    assert!(!done.load(Ordering::SeqCst), "the writer was not held back");
+    assert!(before < input.len(), "{before}");
+    fs::remove_file(&filler).unwrap();
+    wait_until(LIMIT, "the writer", || done.load(Ordering::SeqCst));
+    writer.join().unwrap();
+    let st = l.d.wait_exit(LIMIT);
+    assert!(st.success(), "{st:?} {}", read(&l.stderr));
+    assert_eq!(
+        everything(&dir),
+        input,
+        "lost or duplicated data in the full logdir"
+    );
+    assert_eq!(
+        everything(&other),
+        input,
+        "lost or duplicated data in the other"
+    );
+}
+
+#[test]
 fn sigterm_is_honoured_while_the_disk_is_full() {
     sigterm_while_full_leaves_the_lines_in_the_pipe("block");
 }

@@ -201,6 +201,7 @@ fn current_is_rotated_by_age_without_further_input_and_never_when_empty() {
     let t = TempDir::new("select-age");
     let dir = logdir_with(&t, "log", "t1\n");
     let mut l = live(&t, &["-t", "none"], &[&dir]);
+    wait_until(LIMIT, "current", || dir.join("current").exists());
     // Empty: no rotation, however long.
     stays(Duration::from_millis(1500), "no archive", || {
         dir.join("current").exists() && archives(&dir).is_empty()
@@ -215,4 +216,94 @@ fn current_is_rotated_by_age_without_further_input_and_never_when_empty() {
     assert!(l.d.wait_exit(LIMIT).success(), "{}", read(&l.stderr));
     assert_eq!(read(&dir.join("current")), "");
     assert_eq!(read(&l.stderr), "");
+}
+
+#[test]
+fn two_logdirs_take_different_lines_and_rotate_at_their_own_sizes() {
+    let t = TempDir::new("select-two");
+    let all = logdir_with(&t, "all", "s4096\nn0\n-*debug*\n");
+    let debug = logdir_with(&t, "debug", "s100000\n-*\n+*debug*\npdbg \n");
+    let mut input = String::new();
+    let (mut want_all, mut want_debug) = (String::new(), String::new());
+    for i in 0..400 {
+        let line = if i % 4 == 0 {
+            format!("debug line {i:04} ..........\n")
+        } else {
+            format!("info line {i:04} ...........\n")
+        };
+        input.push_str(&line);
+        if i % 4 == 0 {
+            want_debug.push_str(&format!("dbg {line}"));
+        } else {
+            want_all.push_str(&line);
+        }
+    }
+    let o = feed(
+        tend_log().args(["-t", "none"]).arg(&all).arg(&debug),
+        input.as_bytes(),
+    );
+    let (_, err) = texts(&o);
+    assert!(o.status.success() && err.is_empty(), "{err}");
+    let joined = |dir: &Path| -> String {
+        let mut s: String = archives(dir).iter().map(|a| read(&dir.join(a))).collect();
+        s.push_str(&read(&dir.join("current")));
+        s
+    };
+    assert_eq!(joined(&all), want_all);
+    assert_eq!(joined(&debug), want_debug);
+    assert!(!archives(&all).is_empty(), "{}", t.listing());
+    assert!(archives(&all)
+        .iter()
+        .all(|a| fs::metadata(all.join(a)).unwrap().len() <= 4096));
+    assert!(archives(&debug).is_empty(), "{}", t.listing());
+}
+
+#[test]
+fn sigterm_with_two_logdirs_leaves_what_neither_wrote_in_the_pipe() {
+    let t = TempDir::new("select-two-term");
+    let a = logdir_with(&t, "a", "-* odd\n");
+    let b = logdir_with(&t, "b", "");
+    let mut l = live(&t, &["-t", "none"], &[&a, &b]);
+    l.wr.write_all(b"one even\ntwo odd\nthr").unwrap();
+    wait_until(LIMIT, "the lines", || {
+        read(&b.join("current")).ends_with("thr")
+    });
+    l.d.signal(19); // SIGSTOP: what follows is in the pipe when TERM arrives
+    wait_until(LIMIT, "stopped", || {
+        fs::read_to_string(format!("/proc/{}/stat", l.d.pid())).is_ok_and(|s| {
+            s.rsplit(')')
+                .next()
+                .is_some_and(|r| r.trim_start().starts_with('T'))
+        })
+    });
+    l.wr.write_all(b"ee odd\nfour even\nfi").unwrap();
+    l.d.signal(15);
+    l.d.signal(18);
+    assert!(l.d.wait_exit(LIMIT).success(), "{}", read(&l.stderr));
+    // "three odd" was judged on its start, "thr", written when the input went idle
+    // (tend-log(8), "Patterns"): selected.
+    assert_eq!(read(&a.join("current")), "one even\nthree odd\nfour even\n");
+    assert_eq!(
+        read(&b.join("current")),
+        "one even\ntwo odd\nthree odd\nfour even\n"
+    );
+    // The next tend-log gets the rest.
+    let mut cmd = tend_log();
+    cmd.args(["-t", "none"])
+        .arg(&a)
+        .arg(&b)
+        .stdin(Stdio::from(l.rd.try_clone().unwrap()));
+    let mut next = Daemon::spawn(&mut cmd);
+    l.wr.write_all(b"ve\n").unwrap();
+    drop(l.wr);
+    drop(l.rd);
+    assert!(next.wait_exit(LIMIT).success());
+    assert_eq!(
+        read(&b.join("current")),
+        "one even\ntwo odd\nthree odd\nfour even\nfive\n"
+    );
+    assert_eq!(
+        read(&a.join("current")),
+        "one even\nthree odd\nfour even\nfive\n"
+    );
 }

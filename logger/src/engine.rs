@@ -381,6 +381,57 @@ impl<C: Clock> Logger<C> {
         Ok(())
     }
 
+    /// Takes the count of input bytes whose lines are written (or dropped, or deselected)
+    /// since the last call: bytes to consume once every logger on the input is done.
+    pub fn take_done(&mut self) -> usize {
+        std::mem::take(&mut self.done_in)
+    }
+
+    /// Room for new input, once the line in hand is moved to the buffer's start.
+    pub fn room(&mut self) -> usize {
+        self.compact();
+        self.inbuf.len() - self.in_end
+    }
+
+    /// The bytes the last [`Logger::read_input`] took, and when it returned: for the
+    /// other loggers on the same input ([`Logger::push_input`]).
+    pub fn last_read(&self) -> (&[u8], SystemTime) {
+        let bytes = self
+            .inbuf
+            .get(self.batch_start..self.in_end)
+            .unwrap_or_default();
+        (bytes, self.batch_time)
+    }
+
+    /// Takes `bytes`, read from the input at `time` by another logger, as
+    /// [`Logger::read_input`] would have; `more`: the read filled the room it had.
+    ///
+    /// Errors: `AGAIN` if there is no room for them all ([`Logger::room`] tells).
+    pub fn push_input(
+        &mut self,
+        bytes: &[u8],
+        peeking: bool,
+        time: SystemTime,
+        more: bool,
+    ) -> Result<(), Errno> {
+        self.compact();
+        let to = self.in_end;
+        let buf = self
+            .inbuf
+            .get_mut(to..to + bytes.len())
+            .ok_or(Errno::AGAIN)?;
+        buf.copy_from_slice(bytes);
+        self.peeking = peeking;
+        if !bytes.is_empty() {
+            self.idle = false;
+            self.batch_start = to;
+            self.batch_time = time;
+            self.in_end += bytes.len();
+            self.more_waiting = more;
+        }
+        Ok(())
+    }
+
     /// Bytes read but not yet written.
     pub fn unwritten(&self) -> u64 {
         ((self.in_end - self.in_start) + (self.out_end - self.out_start)) as u64
@@ -1105,6 +1156,21 @@ impl<C: Clock> Logger<C> {
     /// lost ([`Lost::kept`]): the part of it already in `current` is cut off again, so that
     /// the next tend-log writes it once.
     pub fn finish(&mut self, input: &mut Input<'_>, at_end: bool) -> Result<(), Lost> {
+        let done = self.finish_writing(input.peeking(), at_end);
+        self.release(input).map_err(|errno| Lost {
+            bytes: 0,
+            kept: true,
+            err: Error::Sys {
+                op: "take written lines off standard input".into(),
+                errno,
+            },
+        })?;
+        done
+    }
+
+    /// [`Logger::finish`] without consuming the input: the caller consumes what every
+    /// logger is done with ([`Logger::take_done`]). `peeking`: the input is a peeked pipe.
+    pub fn finish_writing(&mut self, peeking: bool, at_end: bool) -> Result<(), Lost> {
         self.retry_now();
         // A rotation may be waiting for the processor: stop it first, and again after
         // the last rotation (which may have started another).
@@ -1118,23 +1184,12 @@ impl<C: Clock> Logger<C> {
                 self.failed(e);
             }
         }
-        let released = self.release(input);
-        let kept = input.peeking() && !at_end; // at the end, the pipe goes with us
+        let kept = peeking && !at_end; // at the end, the pipe goes with us
         let rest_written = self.out_start == self.out_end && self.work.is_none();
         if kept && rest_written && self.stall.is_none() {
             // process() took every complete line: a partial one is left, in the pipe for
             // the next tend-log.
             self.in_start = self.in_end;
-        }
-        if let Err(errno) = released {
-            return Err(Lost {
-                bytes: 0,
-                kept: true,
-                err: Error::Sys {
-                    op: "take written lines off standard input".into(),
-                    errno,
-                },
-            });
         }
         if self.cfg.policy == Policy::Drop && self.dropped.lines > 0 {
             return Err(Lost {
