@@ -307,3 +307,69 @@ fn sigterm_with_two_logdirs_leaves_what_neither_wrote_in_the_pipe() {
         "one even\nthree odd\nfour even\nfive\n"
     );
 }
+
+#[test]
+fn command_line_rules_apply_to_the_next_logdir_with_alerts_and_a_status_file() {
+    let t = TempDir::new("select-cli");
+    let (x, y, st) = (t.join("x"), t.join("y"), t.join("status"));
+    let mut l = live(
+        &t,
+        &[
+            "-t",
+            "none",
+            "-r",
+            "-*debug*",
+            "-r",
+            "e*fatal*",
+            "-w",
+            st.to_str().unwrap(),
+            x.to_str().unwrap(),
+            "-r",
+            "-*",
+            "-r",
+            "+debug*",
+        ],
+        &[&y],
+    );
+    l.wr.write_all(b"a\ndebug b\nfatal c\n").unwrap();
+    wait_until(LIMIT, "line c", || {
+        read(&x.join("current")).contains("fatal c")
+    });
+    assert_eq!(read(&x.join("current")), "a\nfatal c\n");
+    wait_until(LIMIT, "the status", || read(&st).starts_with("fatal c\n"));
+    let status = fs::read(&st).unwrap();
+    assert_eq!(status.len(), 1001);
+    assert!(status[7..].iter().all(|&b| b == b'\n'));
+    let inode = |p: &Path| std::os::unix::fs::MetadataExt::ino(&fs::metadata(p).unwrap());
+    let before = inode(&st);
+    // A longer line, then a shorter one: rewritten in place, always 1001 bytes.
+    let long = "x".repeat(1500);
+    l.wr.write_all(format!("{long}\nd\n").as_bytes()).unwrap();
+    wait_until(LIMIT, "line d", || {
+        read(&x.join("current")).ends_with("\nd\n")
+    });
+    wait_until(LIMIT, "the status d", || read(&st).starts_with("d\n"));
+    assert_eq!(fs::read(&st).unwrap(), [&b"d"[..], &[b'\n'; 1000]].concat());
+    assert_eq!(inode(&st), before);
+    drop(l.wr);
+    assert!(l.d.wait_exit(LIMIT).success());
+    assert_eq!(read(&y.join("current")), "debug b\n");
+    assert_eq!(read(&l.stderr), "fatal c\n");
+}
+
+#[test]
+fn a_rule_after_the_last_logdir_or_a_bad_rule_is_a_usage_error() {
+    let t = TempDir::new("select-cli-bad");
+    let x = t.join("x");
+    let xs = x.to_str().unwrap();
+    for args in [
+        vec![xs, "-r", "+a"],
+        vec![xs, "-w", "st"],
+        vec!["-r", "xyz", xs],
+        vec!["-r", "", xs],
+    ] {
+        let o = common::run(tend_log().args(&args).stdin(Stdio::null()));
+        assert_eq!(o.status.code(), Some(100), "{args:?}");
+        assert!(!x.exists(), "{args:?}");
+    }
+}

@@ -71,6 +71,8 @@ pub struct Config {
     pub age: Option<Duration>,
     /// Send selected lines as UDP datagrams there.
     pub udp: Option<Udp>,
+    /// Keep the last line written in this file (`-w`), rewritten in place.
+    pub status: Option<PathBuf>,
 }
 
 impl Config {
@@ -90,6 +92,7 @@ impl Config {
             min: 0,
             age: None,
             udp: None,
+            status: None,
         }
     }
 

@@ -10,6 +10,7 @@
 //! from a pipe, a SIGKILL loses nothing, and doubles at most one batch (one input buffer);
 //! from other input, it loses what both buffers hold (tend-log(8), "Crashes").
 use std::os::fd::OwnedFd;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -132,6 +133,25 @@ struct Dropped {
     warned_at: Option<Instant>,
 }
 
+/// Bytes of a line kept in the status file (`-w`), stamp included.
+pub const STATUS_LINE: usize = 1000;
+/// Size of the status file: the line, padded with newlines.
+pub const STATUS_SIZE: usize = STATUS_LINE + 1;
+
+/// Opens (creating, mode 0644) the status file for writing in place.
+fn open_status(path: &Path) -> Result<std::fs::File, Error> {
+    use std::os::unix::fs::OpenOptionsExt;
+    use tend_core::Ctx;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o644)
+        .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
+        .open(path)
+        .ctx(|| format!("open {}", path.display()))
+}
+
 /// Time between two runs of a processor that failed.
 pub const PROCESSOR_RETRY: Duration = Duration::from_secs(5);
 
@@ -212,6 +232,12 @@ pub struct Logger<C: Clock> {
     judged: Option<usize>,
     /// When the first line went into an empty `current` (for rotation by age).
     filled_at: Option<Instant>,
+    /// The status file (`-w`), and what is written to it.
+    status: Option<(std::fs::File, Vec<u8>)>,
+    /// The last complete line in the output buffer (stamp included, newline not).
+    last_line: Option<(usize, usize)>,
+    /// Writing the status file fails (warned about once until it works again).
+    status_failing: bool,
     /// The input has nothing new right now (see [`Logger::input_idle`]).
     idle: bool,
     /// The input is a peeked pipe: a partial line is written when the input is idle, so
@@ -255,6 +281,10 @@ impl<C: Clock> Logger<C> {
         let in_size = IN_BUF.max(cfg.linemax.saturating_mul(2));
         let out_size = OUT_BUF.max(cfg.linemax.saturating_add(64));
         let filled_at = (dir.size() > 0).then(Instant::now);
+        let status = match &cfg.status {
+            Some(path) => Some((open_status(path)?, Vec::with_capacity(STATUS_SIZE))),
+            None => None,
+        };
         Ok(Logger {
             stamper: Stamper::new(cfg.format),
             base,
@@ -281,6 +311,9 @@ impl<C: Clock> Logger<C> {
             skipping: false,
             judged: None,
             filled_at,
+            status,
+            last_line: None,
+            status_failing: false,
             idle: false,
             peeking: false,
             work: None,
@@ -709,6 +742,7 @@ impl<C: Clock> Logger<C> {
             self.open_before_out = self.open_line;
         }
         let mut at = self.out_end;
+        let line_start = at;
         self.judged = None;
         if self.filled_at.is_none() {
             self.filled_at = Some(Instant::now());
@@ -732,6 +766,9 @@ impl<C: Clock> Logger<C> {
             self.open_line = true;
             self.line_len += len;
         } else {
+            if self.status.is_some() {
+                self.last_line = Some((line_start, at));
+            }
             self.out[at] = b'\n';
             at += 1;
             self.open_line = false;
@@ -770,10 +807,38 @@ impl<C: Clock> Logger<C> {
                 Err(errno) => self.write_failed(errno)?,
             }
         }
+        if let Some((a, b)) = self.last_line.take() {
+            self.write_status(a, b);
+        }
         self.out_start = 0;
         self.out_end = 0;
         self.done_in += std::mem::take(&mut self.out_in);
         Ok(())
+    }
+
+    /// Rewrites the status file in place with `out[a..b]`: its first [`STATUS_LINE`]
+    /// bytes, padded with newlines to [`STATUS_SIZE`] (multilog's `=file`).
+    fn write_status(&mut self, a: usize, b: usize) {
+        let Some((file, buf)) = self.status.as_mut() else {
+            return;
+        };
+        let line = self.out.get(a..b).unwrap_or_default();
+        buf.clear();
+        buf.extend_from_slice(&line[..line.len().min(STATUS_LINE)]);
+        buf.resize(STATUS_SIZE, b'\n');
+        let done = std::os::unix::fs::FileExt::write_all_at(file, buf, 0);
+        match (done, self.status_failing) {
+            (Ok(()), _) => self.status_failing = false,
+            (Err(_), true) => {}
+            (Err(e), false) => {
+                self.status_failing = true;
+                let path = self.cfg.status.as_deref().unwrap_or(Path::new("?"));
+                self.notes.push(Note::Warning(format!(
+                    "unable to write {}: {e}",
+                    path.display()
+                )));
+            }
+        }
     }
 
     /// Applies the policy to a failed write: Ok to try again, Err to give up for now.
@@ -842,6 +907,7 @@ impl<C: Clock> Logger<C> {
         self.dropped.full |= full;
         self.out_start = 0;
         self.out_end = 0;
+        self.last_line = None;
         self.done_in += std::mem::take(&mut self.out_in);
     }
 

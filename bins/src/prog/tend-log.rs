@@ -6,16 +6,21 @@ use tend::{fatal, say, usage, warn, EXIT_SYS};
 use tend_logger::config::{parse_size, MAX_LINEMAX, MIN_LINEMAX};
 use tend_logger::engine::Note;
 use tend_logger::input::Input;
+use tend_logger::pattern::Rule;
 use tend_logger::run::{run, Failure};
 use tend_logger::signals::Signals;
 use tend_logger::{privs, Config, Format, Logger, Policy, SystemClock};
 
 const PROG: &str = "tend-log";
 const SYNOPSIS: &str = "tend-log [ -t iso|local|tai64n|none ] [ -s size ] [ -n count ] \
-                        [ -S total ] [ -l linemax ] [ -f block|free|drop ] [ -p processor ] [ -u user ] logdir...";
+                        [ -S total ] [ -l linemax ] [ -f block|free|drop ] [ -p processor ] [ -u user ] \
+                        [ -r rule ]... [ -w statusfile ] logdir...";
 
 pub fn start(args: tend::Args) -> u8 {
-    let Settings { logdirs: cfgs, user } = match parse_args(args) {
+    let Settings {
+        logdirs: cfgs,
+        user,
+    } = match parse_args(args) {
         Ok(Some(s)) => s,
         Ok(None) => {
             println!("usage: {SYNOPSIS}");
@@ -102,7 +107,9 @@ struct Settings {
 fn parse_args(args: tend::Args) -> Result<Option<Settings>, lexopt::Error> {
     use lexopt::prelude::*;
     let mut cfg = Config::new(PathBuf::new());
-    let (mut dirs, mut user) = (Vec::new(), None);
+    let (mut dirs, mut user): (Vec<(PathBuf, Vec<Rule>, Option<PathBuf>)>, _) = (Vec::new(), None);
+    // -r and -w belong to the logdir named next.
+    let (mut rules, mut status) = (Vec::new(), None);
     let mut p = lexopt::Parser::from_args(args);
     while let Some(arg) = p.next()? {
         match arg {
@@ -134,21 +141,41 @@ fn parse_args(args: tend::Args) -> Result<Option<Settings>, lexopt::Error> {
             }
             Short('u') => user = Some(p.value()?.string()?),
             Short('p') => cfg.processor = Some(p.value()?.string()?),
+            Short('r') => {
+                use std::os::unix::ffi::OsStrExt;
+                let v = p.value()?;
+                let rule = Rule::parse(v.as_bytes()).ok_or_else(|| {
+                    format!(
+                        "bad rule {:?} for -r: want +PATTERN, -PATTERN, ePATTERN or EPATTERN",
+                        v.to_string_lossy()
+                    )
+                })?;
+                rules.push(rule);
+            }
+            Short('w') => status = Some(PathBuf::from(p.value()?)),
             Short('h') | Long("help") => return Ok(None),
             Value(v) if v.is_empty() => return Err("empty logdir".into()),
-            Value(v) if dirs.iter().any(|d: &PathBuf| d.as_os_str() == v) => {
+            Value(v) if dirs.iter().any(|(d, _, _)| d.as_os_str() == v) => {
                 return Err(format!("logdir {} given twice", v.to_string_lossy()).into())
             }
-            Value(v) => dirs.push(PathBuf::from(v)),
+            Value(v) => dirs.push((PathBuf::from(v), std::mem::take(&mut rules), status.take())),
             _ => return Err(arg.unexpected()),
         }
     }
     if dirs.is_empty() {
         return Err("missing logdir".into());
     }
+    if !rules.is_empty() || status.is_some() {
+        return Err("-r or -w after the last logdir: they apply to the logdir named next".into());
+    }
     let logdirs = dirs
         .into_iter()
-        .map(|dir| Config { dir, ..cfg.clone() })
+        .map(|(dir, rules, status)| Config {
+            dir,
+            rules,
+            status,
+            ..cfg.clone()
+        })
         .collect();
     Ok(Some(Settings { logdirs, user }))
 }
