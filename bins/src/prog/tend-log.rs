@@ -103,11 +103,18 @@ struct Settings {
     user: Option<String>,
 }
 
+/// A logdir named on the command line, with the options that belong to it.
+struct Named {
+    dir: PathBuf,
+    rules: Vec<Rule>,
+    status: Option<PathBuf>,
+}
+
 /// The settings, or None for `-h`.
 fn parse_args(args: tend::Args) -> Result<Option<Settings>, lexopt::Error> {
     use lexopt::prelude::*;
     let mut cfg = Config::new(PathBuf::new());
-    let (mut dirs, mut user): (Vec<(PathBuf, Vec<Rule>, Option<PathBuf>)>, _) = (Vec::new(), None);
+    let (mut dirs, mut user): (Vec<Named>, _) = (Vec::new(), None);
     // -r and -w belong to the logdir named next.
     let (mut rules, mut status) = (Vec::new(), None);
     let mut p = lexopt::Parser::from_args(args);
@@ -155,10 +162,14 @@ fn parse_args(args: tend::Args) -> Result<Option<Settings>, lexopt::Error> {
             Short('w') => status = Some(PathBuf::from(p.value()?)),
             Short('h') | Long("help") => return Ok(None),
             Value(v) if v.is_empty() => return Err("empty logdir".into()),
-            Value(v) if dirs.iter().any(|(d, _, _)| d.as_os_str() == v) => {
+            Value(v) if dirs.iter().any(|n| n.dir.as_os_str() == v) => {
                 return Err(format!("logdir {} given twice", v.to_string_lossy()).into())
             }
-            Value(v) => dirs.push((PathBuf::from(v), std::mem::take(&mut rules), status.take())),
+            Value(v) => dirs.push(Named {
+                dir: PathBuf::from(v),
+                rules: std::mem::take(&mut rules),
+                status: status.take(),
+            }),
             _ => return Err(arg.unexpected()),
         }
     }
@@ -170,7 +181,7 @@ fn parse_args(args: tend::Args) -> Result<Option<Settings>, lexopt::Error> {
     }
     let logdirs = dirs
         .into_iter()
-        .map(|(dir, rules, status)| Config {
+        .map(|Named { dir, rules, status }| Config {
             dir,
             rules,
             status,
