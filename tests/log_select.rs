@@ -373,3 +373,85 @@ fn a_rule_after_the_last_logdir_or_a_bad_rule_is_a_usage_error() {
         assert!(!x.exists(), "{args:?}");
     }
 }
+
+/// The datagrams `sock` receives until `n` came (bounded).
+fn datagrams(sock: &std::net::UdpSocket, n: usize) -> Vec<String> {
+    sock.set_read_timeout(Some(LIMIT)).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 2048];
+    while got.len() < n {
+        let (len, _) = sock
+            .recv_from(&mut buf)
+            .expect("a datagram within the limit");
+        got.push(String::from_utf8_lossy(&buf[..len]).into_owned());
+    }
+    got
+}
+
+#[test]
+fn udp_sends_selected_lines_with_the_prefix_and_u_also_writes_them() {
+    let t = TempDir::new("select-udp");
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = sock.local_addr().unwrap().port();
+    let long = "y".repeat(40);
+    let config = format!("u127.0.0.1:{port}\npweb: \n-*debug*\n");
+    let dir = logdir_with(&t, "log", &config);
+    let input = format!("one\ndebug two\nthree\n{long}\n");
+    let o = feed(
+        tend_log().args(["-t", "none", "-l", "16"]).arg(&dir),
+        input.as_bytes(),
+    );
+    let (_, err) = texts(&o);
+    assert!(o.status.success() && err.is_empty(), "{err}");
+    let y16 = "y".repeat(16);
+    assert_eq!(
+        datagrams(&sock, 3),
+        [
+            "web: one\n".to_string(),
+            "web: three\n".to_string(),
+            format!("web: {y16}...\n")
+        ]
+    );
+    assert_eq!(
+        read(&dir.join("current")),
+        format!("web: one\nweb: three\nweb: {y16}\nweb: {y16}\nweb: yyyyyyyy\n")
+    );
+}
+
+#[test]
+fn udp_only_sends_and_writes_nothing_to_the_logdir() {
+    let t = TempDir::new("select-udp-only");
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = sock.local_addr().unwrap().port();
+    let dir = logdir_with(&t, "log", &format!("U127.0.0.1:{port}\n"));
+    let mut l = live(&t, &["-t", "tai64n"], &[&dir]);
+    l.wr.write_all(b"alpha\nbeta\n").unwrap();
+    let got = datagrams(&sock, 2);
+    for (d, want) in got.iter().zip(["alpha\n", "beta\n"]) {
+        assert!(
+            d.starts_with("@4000") && d.len() == 26 + want.len(),
+            "{d:?}"
+        );
+        assert!(d.ends_with(&format!(" {want}")), "{d:?}");
+    }
+    drop(l.wr);
+    assert!(l.d.wait_exit(LIMIT).success());
+    assert_eq!(read(&dir.join("current")), "");
+    assert_eq!(read(&l.stderr), "");
+}
+
+#[test]
+fn udp_errors_are_reported_once_and_lines_still_written() {
+    let t = TempDir::new("select-udp-err");
+    // A broadcast address without SO_BROADCAST: every send fails (EACCES).
+    let dir = logdir_with(&t, "log", "u255.255.255.255:9\n");
+    let o = feed(tend_log().args(["-t", "none"]).arg(&dir), b"a\nb\nc\n");
+    let (_, err) = texts(&o);
+    assert!(o.status.success(), "{err}");
+    assert_eq!(
+        err,
+        "tend-log: warning: unable to send lines to 255.255.255.255:9 by UDP: access \
+         denied (1 lines not sent; reported at most once a minute)\n"
+    );
+    assert_eq!(read(&dir.join("current")), "a\nb\nc\n");
+}

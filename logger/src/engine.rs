@@ -138,6 +138,13 @@ pub const STATUS_LINE: usize = 1000;
 /// Size of the status file: the line, padded with newlines.
 pub const STATUS_SIZE: usize = STATUS_LINE + 1;
 
+/// A non-blocking UDP socket to send from.
+fn open_udp() -> std::io::Result<std::net::UdpSocket> {
+    let sock = std::net::UdpSocket::bind((std::net::Ipv4Addr::UNSPECIFIED, 0))?;
+    sock.set_nonblocking(true)?;
+    Ok(sock)
+}
+
 /// Opens (creating, mode 0644) the status file for writing in place.
 fn open_status(path: &Path) -> Result<std::fs::File, Error> {
     use std::os::unix::fs::OpenOptionsExt;
@@ -238,6 +245,13 @@ pub struct Logger<C: Clock> {
     last_line: Option<(usize, usize)>,
     /// Writing the status file fails (warned about once until it works again).
     status_failing: bool,
+    /// The socket selected lines are sent from (`u`, `U`), made when first needed.
+    udp: Option<std::net::UdpSocket>,
+    /// Lines not sent since the last warning, and when that was.
+    udp_lost: u64,
+    udp_warned_at: Option<Instant>,
+    /// A datagram being put together.
+    datagram: Vec<u8>,
     /// The input has nothing new right now (see [`Logger::input_idle`]).
     idle: bool,
     /// The input is a peeked pipe: a partial line is written when the input is idle, so
@@ -314,6 +328,10 @@ impl<C: Clock> Logger<C> {
             status,
             last_line: None,
             status_failing: false,
+            udp: None,
+            udp_lost: 0,
+            udp_warned_at: None,
+            datagram: Vec::new(),
             idle: false,
             peeking: false,
             work: None,
@@ -615,8 +633,8 @@ impl<C: Clock> Logger<C> {
             };
             let (start, end) = (piece.start, piece.end);
             let new_line = !self.open_line && !self.continued;
-            let skip =
-                self.skipping || (new_line && !self.cfg.rules.is_empty() && !self.judge(&piece));
+            let judging = !self.cfg.rules.is_empty() || self.cfg.udp.is_some();
+            let skip = self.skipping || (new_line && judging && !self.judge(&piece));
             if skip {
                 // Its input is consumed with the written lines before it.
                 self.skipping = piece.open || piece.cont_next;
@@ -656,7 +674,8 @@ impl<C: Clock> Logger<C> {
         Ok(())
     }
 
-    /// Whether the rules select the piece (the start of a line); alerts it if they say so.
+    /// Whether the piece (the start of a line) is to be written to the logdir: the rules
+    /// select it, and UDP is not all (`U`). Alerts it and sends it as the settings say.
     fn judge(&mut self, piece: &Piece) -> bool {
         if self.judged == Some(piece.start) {
             return true;
@@ -673,10 +692,62 @@ impl<C: Clock> Logger<C> {
             text.push(b'\n');
             self.notes.push(Note::Alert(text));
         }
-        if v.selected {
-            self.judged = Some(piece.start);
+        let Some(udp) = self.cfg.udp.filter(|_| v.selected) else {
+            if v.selected {
+                self.judged = Some(piece.start);
+            }
+            return v.selected;
+        };
+        self.send(piece, udp.to);
+        if udp.only {
+            return false;
         }
-        v.selected
+        self.judged = Some(piece.start);
+        true
+    }
+
+    /// Sends stamp, prefix, the piece (then `...` if the line goes on) and a newline as
+    /// one datagram to `to`, never waiting: a datagram that cannot go is counted, and
+    /// reported at most once a minute.
+    fn send(&mut self, piece: &Piece, to: std::net::SocketAddrV4) {
+        let mut d = std::mem::take(&mut self.datagram);
+        d.clear();
+        d.extend_from_slice(self.stamper.stamp(self.time_at(piece.start)));
+        d.extend_from_slice(&self.cfg.prefix);
+        d.extend_from_slice(self.inbuf.get(piece.start..piece.end).unwrap_or_default());
+        if piece.cont_next {
+            d.extend_from_slice(b"...");
+        }
+        d.push(b'\n');
+        let sent = match &self.udp {
+            Some(sock) => sock.send_to(&d, to),
+            None => open_udp().and_then(|sock| {
+                let sent = sock.send_to(&d, to);
+                self.udp = Some(sock);
+                sent
+            }),
+        };
+        self.datagram = d;
+        let Err(e) = sent else {
+            return;
+        };
+        self.udp_lost += 1;
+        let now = Instant::now();
+        if self
+            .udp_warned_at
+            .is_none_or(|t| now.duration_since(t) >= WARN_EVERY)
+        {
+            self.udp_warned_at = Some(now);
+            let why = match Errno::from_io_error(&e) {
+                Some(errno) => tend_core::error::describe(errno).to_string(),
+                None => e.to_string(),
+            };
+            self.notes.push(Note::Warning(format!(
+                "unable to send lines to {to} by UDP: {why} ({} lines not sent; reported at \
+                 most once a minute)",
+                std::mem::take(&mut self.udp_lost)
+            )));
+        }
     }
 
     /// The next piece of input to write, or None if only an incomplete line is left (and
