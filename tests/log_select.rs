@@ -81,6 +81,13 @@ fn archives(dir: &Path) -> Vec<String> {
     v
 }
 
+/// Archives (oldest first), then current.
+fn joined(dir: &Path) -> String {
+    let mut s: String = archives(dir).iter().map(|a| read(&dir.join(a))).collect();
+    s.push_str(&read(&dir.join("current")));
+    s
+}
+
 /// Polls `cond` for `span`; fails the test as soon as it does not hold.
 fn stays(span: Duration, what: &str, mut cond: impl FnMut() -> bool) {
     let end = Instant::now() + span;
@@ -244,11 +251,6 @@ fn two_logdirs_take_different_lines_and_rotate_at_their_own_sizes() {
     );
     let (_, err) = texts(&o);
     assert!(o.status.success() && err.is_empty(), "{err}");
-    let joined = |dir: &Path| -> String {
-        let mut s: String = archives(dir).iter().map(|a| read(&dir.join(a))).collect();
-        s.push_str(&read(&dir.join("current")));
-        s
-    };
     assert_eq!(joined(&all), want_all);
     assert_eq!(joined(&debug), want_debug);
     assert!(!archives(&all).is_empty(), "{}", t.listing());
@@ -454,4 +456,66 @@ fn udp_errors_are_reported_once_and_lines_still_written() {
          denied (1 lines not sent; reported at most once a minute)\n"
     );
     assert_eq!(read(&dir.join("current")), "a\nb\nc\n");
+}
+
+#[test]
+fn garbage_configs_and_huge_rules_give_one_line_warnings_and_lose_no_line() {
+    let t = TempDir::new("select-garbage");
+    let mut rng = common::Rng(0x5eed_1234_9876_abcd);
+    for round in 0..20 {
+        let dir = t.join(&format!("log{round}"));
+        fs::create_dir(&dir).unwrap();
+        // Random bytes, biased to the setting letters and to newlines.
+        let letters = b"snNt!uUp+-eE#\n*:0123456789.\xff\x00 ";
+        let len = rng.below(4000) as usize;
+        let config: Vec<u8> = (0..len)
+            .map(|_| letters[rng.below(letters.len() as u64) as usize])
+            .collect();
+        // Keep U out of it (lines would only be sent) and no processor (it would run).
+        let config: Vec<u8> = config
+            .split(|&b| b == b'\n')
+            .filter(|l| !matches!(l.first(), Some(b'U' | b'!' | b'-' | b'p' | b'u')))
+            .collect::<Vec<_>>()
+            .join(&b'\n');
+        fs::write(dir.join("config"), &config).unwrap();
+        let o = feed(
+            tend_log().args(["-t", "none", "-s", "0"]).arg(&dir),
+            b"one\ntwo\n",
+        );
+        let (_, err) = texts(&o);
+        assert!(o.status.success(), "round {round}: {err}");
+        for line in err.lines() {
+            assert!(
+                line.starts_with("tend-log: warning: ") && line.ends_with(": line skipped")
+                    || line == "one"
+                    || line == "two",
+                "round {round}: {line:?}"
+            );
+        }
+        // Only + and e rules are left, and every line starts selected.
+        assert_eq!(joined(&dir), "one\ntwo\n", "round {round}");
+    }
+    // Rules as long as an argument may be (128 KiB), and more in a file, and a config
+    // line as long.
+    let huge = format!("+{}", "*a".repeat(60 << 10));
+    let in_file = format!("+{}", "*a".repeat(200 << 10));
+    let dir = logdir_with(
+        &t,
+        "huge",
+        &format!("{in_file}\nn{}\n", "9".repeat(400 << 10)),
+    );
+    let o = feed(
+        tend_log()
+            .args(["-t", "none", "-r", "-*", "-r"])
+            .arg(&huge)
+            .arg(t.join("cli"))
+            .arg(&dir),
+        b"aaa\nb\n",
+    );
+    let (_, err) = texts(&o);
+    assert!(o.status.success(), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.ends_with("(want digits): line skipped\n"), "{err}");
+    assert_eq!(read(&t.join("cli/current")), "");
+    assert_eq!(read(&dir.join("current")), "aaa\nb\n");
 }
