@@ -1507,6 +1507,51 @@ mod tests {
     }
 
     #[test]
+    fn a_line_split_at_linemax_is_judged_on_its_first_piece_and_its_rest_follows() {
+        let dir = std::env::temp_dir().join(format!("tend-logger-judge-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut cfg = Config::new(dir.clone());
+        cfg.format = Format::None;
+        cfg.linemax = 16;
+        cfg.prefix = b"p ".to_vec();
+        cfg.rules = ["-*debug*", "e*fatal*"]
+            .iter()
+            .map(|r| crate::pattern::Rule::parse(r.as_bytes()).unwrap())
+            .collect();
+        let mut log = Logger::new(cfg, SystemTime::now).unwrap();
+        let (mut wr, rd) = UnixStream::pair().unwrap();
+        let mut input = Input::new(rd.as_fd());
+        let text = format!(
+            "debug {}\nkeep\nfatal {}\n{}debug\n",
+            "d".repeat(40),
+            "f".repeat(20),
+            "k".repeat(16)
+        );
+        wr.write_all(text.as_bytes()).unwrap();
+        assert!(log.read_input(&mut input, usize::MAX).unwrap() > 0);
+        log.process(false);
+        log.finish(&mut input, true).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dir.join("current")).unwrap(),
+            format!(
+                "p keep\np fatal {}\np {}\np {}\np debug\n",
+                "f".repeat(10),
+                "f".repeat(10),
+                "k".repeat(16)
+            )
+        );
+        let alerts: Vec<Note> = log
+            .take_notes()
+            .into_iter()
+            .filter(|n| matches!(n, Note::Alert(_)))
+            .collect();
+        let want = format!("p fatal {}...\n", "f".repeat(10));
+        assert_eq!(alerts, [Note::Alert(want.into_bytes())]);
+        drop(log);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn rotation_and_reopen_step_tables() {
         use Step::*;
         let walk = |job, first| {
