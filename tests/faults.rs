@@ -199,10 +199,30 @@ fn service_pid(dir: &Path) -> Option<i32> {
 /// 20 times, 0.3 to 1 s after each start. Every number must be in the logdir, in order;
 /// what a kill doubled is counted, printed, and held to its bound; and each killed
 /// tend-log is back within 1.5 s (a run killed from outside does not back off).
+/// Whether the second logdir's config (`-*5 *`) keeps line `n`: it drops the lines whose
+/// first 5 is their number's last digit.
+fn second_keeps(n: u64) -> bool {
+    format!("{n:010}").find('5') != Some(9)
+}
+
 fn kill_9_of_tend_log_under_tend_scan(name: &str, opts: &str) {
+    kill_9_of_tend_log_into(name, opts, false);
+}
+
+/// Kills tend-log 20 times under tend-scan; with `two`, it writes a second logdir too,
+/// whose config selects other lines and rotates at another size.
+fn kill_9_of_tend_log_into(name: &str, opts: &str, two: bool) {
     const KILLS: usize = 20;
     let (t, scan_dir, mut scan) = scanner(name);
     let logdir = t.join("log");
+    let logdir2 = t.join("log2");
+    let second = if two {
+        fs::create_dir(&logdir2).unwrap();
+        fs::write(logdir2.join("config"), "s20000\nn0\n-*5 *\n").unwrap();
+        format!(" '{}'", logdir2.display())
+    } else {
+        String::new()
+    };
     let last = t.join("last");
     let tmp = t.join("tmp");
     // 50 lines every 10 ms; on TERM the daemon notes the last number it wrote.
@@ -220,7 +240,7 @@ fn kill_9_of_tend_log_under_tend_scan(name: &str, opts: &str) {
     write_exec(
         &tmp.join("log/run"),
         &format!(
-            "#!/bin/sh\nexec '{}' -t none {opts} '{}'\n",
+            "#!/bin/sh\nexec '{}' -t none {opts} '{}'{second}\n",
             concat!(env!("TEND_BIN_DIR"), "/tend-log"),
             logdir.display()
         ),
@@ -296,6 +316,39 @@ fn kill_9_of_tend_log_under_tend_scan(name: &str, opts: &str) {
         "a killed tend-log came back after {slowest:?}: {restarts:?}; {}",
         context()
     );
+    if two {
+        let want: Vec<u64> = (0..=last).filter(|&n| second_keeps(n)).collect();
+        let got = numbers(&logdir2);
+        let (mut at, mut doubled2) = (0usize, 0u64);
+        for &n in &got {
+            assert!(second_keeps(n), "{n} in the second logdir; {}", context());
+            match want.get(at) {
+                Some(&w) if n == w => at += 1,
+                Some(&w) => {
+                    assert!(n < w, "{w} to {n}: lines lost in log2; {}", context());
+                    doubled2 += 1;
+                }
+                None => doubled2 += 1,
+            }
+        }
+        assert_eq!(at, want.len(), "log2 stops early; {}", context());
+        assert!(archives_in(&logdir2) > 1, "{}", context());
+        eprintln!(
+            "{name}: second logdir: {} lines, {doubled2} doubled",
+            want.len()
+        );
+        assert!(doubled2 * LINE as u64 <= KILLS as u64 * KILL_9_DOUBLE_BOUND);
+    }
+}
+
+fn archives_in(dir: &Path) -> usize {
+    fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.file_name().to_string_lossy().starts_with('@'))
+        })
+        .count()
 }
 
 #[test]
@@ -306,6 +359,11 @@ fn kill_9_of_tend_log_loses_nothing() {
 #[test]
 fn kill_9_of_tend_log_loses_nothing_with_a_processor() {
     kill_9_of_tend_log_under_tend_scan("faults-kill9-proc", "-s 50k -n 0 -p 'sleep 0.1; cat'");
+}
+
+#[test]
+fn kill_9_of_tend_log_loses_nothing_in_two_logdirs() {
+    kill_9_of_tend_log_into("faults-kill9-two", "-s 30k -n 0", true);
 }
 
 #[test]

@@ -629,7 +629,8 @@ fn a_symlink_planted_while_running_is_refused_on_reopen() {
 }
 
 const USAGE: &str = "tend-log: usage: tend-log [ -t iso|local|tai64n|none ] [ -s size ] \
-[ -n count ] [ -S total ] [ -l linemax ] [ -f block|free|drop ] [ -p processor ] [ -u user ] logdir\n";
+[ -n count ] [ -S total ] [ -l linemax ] [ -f block|free|drop ] [ -p processor ] [ -u user ] \
+[ -r rule ]... [ -w statusfile ] logdir...\n";
 
 #[test]
 fn usage_errors_exit_100() {
@@ -641,7 +642,7 @@ fn usage_errors_exit_100() {
         vec!["-f", "maybe", "x"],
         vec!["-l", "3", "x"],
         vec!["-q", "x"],
-        vec!["a", "b"],
+        vec!["a", "b", "a"],
     ] {
         let mut cmd = tend_log();
         cmd.current_dir(t.path()).args(&args);

@@ -226,6 +226,61 @@ fn sigterm_while_full_leaves_the_lines_in_the_pipe(policy: &str) {
 }
 
 #[test]
+fn a_full_logdir_holds_the_input_for_every_logdir_and_neither_loses_a_line() {
+    let t = TempDir::new("logfull-two");
+    let Some(_fs) = Tmpfs::mount(&t.join("mnt"), "1m") else {
+        return;
+    };
+    let dir = t.join("mnt/log");
+    let other = t.join("other");
+    let filler = t.join("mnt/filler");
+    let args = [
+        "-t",
+        "none",
+        "-s",
+        "16k",
+        "-n",
+        "0",
+        other.to_str().unwrap(),
+    ];
+    let mut l = start(&t, &dir, &args, b"");
+    wait_until(LIMIT, "current", || dir.join("current").exists());
+    fill(&filler);
+    let input = numbered(10000, 64);
+    let done = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (mut wr, input, done) = (l.wr.take().unwrap(), input.clone(), Arc::clone(&done));
+        std::thread::spawn(move || {
+            wr.write_all(&input).unwrap();
+            done.store(true, Ordering::SeqCst);
+        })
+    };
+    wait_until(LIMIT, "the pause warning", || {
+        read(&l.stderr).contains("pausing input")
+    });
+    // The full logdir holds the input for the other one too: the producer is stuck, and
+    // the other logdir has no more than what was read before the pause.
+    let before = everything(&other).len();
+    assert!(!done.load(Ordering::SeqCst), "the writer was not held back");
+    assert!(before < input.len(), "{before}");
+    fs::remove_file(&filler).unwrap();
+    wait_until(LIMIT, "the writer", || done.load(Ordering::SeqCst));
+    writer.join().unwrap();
+    let st = l.d.wait_exit(LIMIT);
+    assert!(st.success(), "{st:?} {}", read(&l.stderr));
+    assert_eq!(
+        everything(&dir),
+        input,
+        "lost or duplicated data in the full logdir"
+    );
+    assert_eq!(
+        everything(&other),
+        input,
+        "lost or duplicated data in the other"
+    );
+}
+
+#[test]
 fn sigterm_is_honoured_while_the_disk_is_full() {
     sigterm_while_full_leaves_the_lines_in_the_pipe("block");
 }
@@ -274,6 +329,49 @@ fn free_deletes_the_oldest_archives_to_make_room() {
             "{line}"
         );
     }
+}
+
+#[test]
+fn free_never_deletes_below_the_config_files_minimum() {
+    let t = TempDir::new("logfull-nmin");
+    let Some(_fs) = Tmpfs::mount(&t.join("mnt"), "256k") else {
+        return;
+    };
+    let dir = t.join("mnt/log");
+    fs::create_dir(&dir).unwrap();
+    fs::write(dir.join("config"), "N3\n").unwrap();
+    // Room for three and a half archives of 16k: without N3, `free` would delete one.
+    let filler = t.join("mnt/filler");
+    fill(&filler);
+    let full = fs::metadata(&filler).unwrap().len();
+    fs::write(&filler, vec![0u8; full as usize - (56 << 10)]).unwrap();
+    let input = numbered(12000, 64);
+    let mut l = start(
+        &t,
+        &dir,
+        &["-t", "none", "-s", "16k", "-n", "0", "-f", "free"],
+        b"",
+    );
+    let mut wr = l.wr.take().unwrap();
+    // Ends with EPIPE once tend-log and the test's read end are gone.
+    let writer = std::thread::spawn(move || {
+        let _ = wr.write_all(&input);
+    });
+    wait_until(Duration::from_secs(60), "the pause", || {
+        read(&l.stderr).contains("pausing input")
+    });
+    let names: Vec<String> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with('@'))
+        .collect();
+    assert_eq!(names.len(), 3, "{names:?}\n{}", read(&l.stderr));
+    let err = read(&l.stderr);
+    assert!(!err.contains("to make room"), "{err}");
+    l.d.signal(15);
+    l.d.wait_exit(LIMIT);
+    drop(l.rd);
+    writer.join().unwrap();
 }
 
 #[test]

@@ -1,6 +1,9 @@
 //! tend-log's settings and the parsing of their values.
 use std::path::PathBuf;
+use std::time::Duration;
 
+use crate::configfile::{ConfigFile, Udp};
+use crate::pattern::Rule;
 use crate::stamp::Format;
 
 /// What to do when `current` cannot be written (disk full or another write error).
@@ -37,7 +40,8 @@ pub const MIN_LINEMAX: usize = 16;
 /// Largest line length limit accepted.
 pub const MAX_LINEMAX: usize = 1 << 20;
 
-/// Everything tend-log is told on its command line.
+/// Everything tend-log is told for one logdir: on its command line, then by the logdir's
+/// `config` file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
     /// The logdir.
@@ -57,6 +61,18 @@ pub struct Config {
     /// A shell command each finished archive is piped through (stdin the archive, stdout
     /// what is kept), as multilog's `!processor`.
     pub processor: Option<String>,
+    /// Selection and alert rules, in order (svlogd's `+`, `-`, `e`, `E`).
+    pub rules: Vec<Rule>,
+    /// Put after the stamp of each line written, alerted or sent.
+    pub prefix: Vec<u8>,
+    /// Under `free`, never delete archives when no more than this many are left.
+    pub min: usize,
+    /// Rotate `current` once its first line is this old; None: never by age.
+    pub age: Option<Duration>,
+    /// Send selected lines as UDP datagrams there.
+    pub udp: Option<Udp>,
+    /// Keep the last line written in this file (`-w`), rewritten in place.
+    pub status: Option<PathBuf>,
 }
 
 impl Config {
@@ -71,7 +87,36 @@ impl Config {
             linemax: DEFAULT_LINEMAX,
             policy: Policy::Block,
             processor: None,
+            rules: Vec::new(),
+            prefix: Vec::new(),
+            min: 0,
+            age: None,
+            udp: None,
+            status: None,
         }
+    }
+
+    /// These settings with what the logdir's config file sets instead; rules given in
+    /// the file replace all the rules given here.
+    pub fn with_file(&self, file: &ConfigFile) -> Config {
+        let mut c = self.clone();
+        c.size = file.size.unwrap_or(c.size);
+        c.count = file.count.unwrap_or(c.count);
+        c.min = file.min.unwrap_or(c.min);
+        if let Some(age) = file.age {
+            c.age = (!age.is_zero()).then_some(age);
+        }
+        if let Some(p) = &file.processor {
+            c.processor = Some(p.clone());
+        }
+        c.udp = file.udp.or(c.udp);
+        if let Some(p) = &file.prefix {
+            c.prefix = p.clone();
+        }
+        if !file.rules.is_empty() {
+            c.rules = file.rules.clone();
+        }
+        c
     }
 }
 
@@ -114,6 +159,20 @@ mod tests {
         ] {
             assert_eq!(parse_size(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn the_file_overrides_the_command_line() {
+        let mut base = Config::new(PathBuf::from("d"));
+        base.rules = vec![Rule::parse(b"-x").unwrap()];
+        base.prefix = b"cmd: ".to_vec();
+        base.age = Some(Duration::from_secs(9));
+        let (file, _) = ConfigFile::parse(b"s4096\nt0\n+a*\n-b*\n");
+        let c = base.with_file(&file);
+        assert_eq!((c.size, c.count, c.age), (4096, DEFAULT_COUNT, None));
+        assert_eq!(c.rules.len(), 2);
+        assert_eq!(c.prefix, b"cmd: ");
+        assert_eq!(base.with_file(&ConfigFile::default()), base);
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! from a pipe, a SIGKILL loses nothing, and doubles at most one batch (one input buffer);
 //! from other input, it loses what both buffers hold (tend-log(8), "Crashes").
 use std::os::fd::OwnedFd;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -18,9 +19,11 @@ use tend_core::Error;
 
 use crate::clock::Clock;
 use crate::config::{Config, Policy};
+use crate::configfile::{ConfigFile, MAX_CONFIG};
 use crate::input::Input;
 use crate::logdir::{Found, Logdir};
 use crate::pagebuf::PageBuf;
+use crate::pattern::decide;
 use crate::scan::{cut_point, find_newline};
 use crate::stamp::{Stamper, SEP_CONTINUED};
 
@@ -42,6 +45,8 @@ pub enum Note {
     Warning(String),
     /// Something worth knowing; text completes `tend-log: info: `.
     Info(String),
+    /// A line an `e` rule selected, stamped, with its newline: for standard error as it is.
+    Alert(Vec<u8>),
 }
 
 /// One step of a rotation or reopen; each is retried where it failed.
@@ -128,6 +133,32 @@ struct Dropped {
     warned_at: Option<Instant>,
 }
 
+/// Bytes of a line kept in the status file (`-w`), stamp included.
+pub const STATUS_LINE: usize = 1000;
+/// Size of the status file: the line, padded with newlines.
+pub const STATUS_SIZE: usize = STATUS_LINE + 1;
+
+/// A non-blocking UDP socket to send from.
+fn open_udp() -> std::io::Result<std::net::UdpSocket> {
+    let sock = std::net::UdpSocket::bind((std::net::Ipv4Addr::UNSPECIFIED, 0))?;
+    sock.set_nonblocking(true)?;
+    Ok(sock)
+}
+
+/// Opens (creating, mode 0644) the status file for writing in place.
+fn open_status(path: &Path) -> Result<std::fs::File, Error> {
+    use std::os::unix::fs::OpenOptionsExt;
+    use tend_core::Ctx;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o644)
+        .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
+        .open(path)
+        .ctx(|| format!("open {}", path.display()))
+}
+
 /// Time between two runs of a processor that failed.
 pub const PROCESSOR_RETRY: Duration = Duration::from_secs(5);
 
@@ -167,6 +198,9 @@ pub struct Lost {
 /// The log engine for one logdir.
 #[derive(Debug)]
 pub struct Logger<C: Clock> {
+    /// The settings from the command line.
+    base: Config,
+    /// The settings in use: `base` with the logdir's config file applied.
     cfg: Config,
     clock: C,
     stamper: Stamper,
@@ -199,6 +233,25 @@ pub struct Logger<C: Clock> {
     line_len: usize,
     /// Whether `current` was inside a line when the output buffer was last empty.
     open_before_out: bool,
+    /// The rules deselected the line in hand: its rest is skipped too.
+    skipping: bool,
+    /// The piece starting here was judged (and selected) already: not judged again.
+    judged: Option<usize>,
+    /// When the first line went into an empty `current` (for rotation by age).
+    filled_at: Option<Instant>,
+    /// The status file (`-w`), and what is written to it.
+    status: Option<(std::fs::File, Vec<u8>)>,
+    /// The last complete line in the output buffer (stamp included, newline not).
+    last_line: Option<(usize, usize)>,
+    /// Writing the status file fails (warned about once until it works again).
+    status_failing: bool,
+    /// The socket selected lines are sent from (`u`, `U`), made when first needed.
+    udp: Option<std::net::UdpSocket>,
+    /// Lines not sent since the last warning, and when that was.
+    udp_lost: u64,
+    udp_warned_at: Option<Instant>,
+    /// A datagram being put together.
+    datagram: Vec<u8>,
     /// The input has nothing new right now (see [`Logger::input_idle`]).
     idle: bool,
     /// The input is a peeked pipe: a partial line is written when the input is idle, so
@@ -226,6 +279,8 @@ impl<C: Clock> Logger<C> {
         let now = clock.now();
         let (dir, found) = Logdir::open(&cfg.dir, now)?;
         let mut notes = Vec::new();
+        let base = cfg;
+        let cfg = load_config(&base, &dir, &mut notes).unwrap_or_else(|| base.clone());
         if let Found::Recovered(name) = found {
             notes.push(Note::Warning(format!(
                 "{}/current was not finished (crash?): archived it as {name}",
@@ -239,8 +294,14 @@ impl<C: Clock> Logger<C> {
         }
         let in_size = IN_BUF.max(cfg.linemax.saturating_mul(2));
         let out_size = OUT_BUF.max(cfg.linemax.saturating_add(64));
+        let filled_at = (dir.size() > 0).then(Instant::now);
+        let status = match &cfg.status {
+            Some(path) => Some((open_status(path)?, Vec::with_capacity(STATUS_SIZE))),
+            None => None,
+        };
         Ok(Logger {
             stamper: Stamper::new(cfg.format),
+            base,
             cfg,
             clock,
             dir,
@@ -261,6 +322,16 @@ impl<C: Clock> Logger<C> {
             open_line: false,
             line_len: 0,
             open_before_out: false,
+            skipping: false,
+            judged: None,
+            filled_at,
+            status,
+            last_line: None,
+            status_failing: false,
+            udp: None,
+            udp_lost: 0,
+            udp_warned_at: None,
+            datagram: Vec::new(),
             idle: false,
             peeking: false,
             work: None,
@@ -323,10 +394,19 @@ impl<C: Clock> Logger<C> {
             }
             (None, None) => None,
         };
-        match (own, restart) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        [own, restart, self.age_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// When `current` is due for rotation by age: only when it has a line, and no
+    /// rotation is asked for already (one waiting for the processor wakes no one).
+    fn age_deadline(&self) -> Option<Instant> {
+        if self.rotate_asked {
+            return None;
         }
+        self.filled_at?.checked_add(self.cfg.age?)
     }
 
     /// Tells the logger that no input is waiting right now: what it holds goes out, and
@@ -352,6 +432,57 @@ impl<C: Clock> Logger<C> {
         Ok(())
     }
 
+    /// Takes the count of input bytes whose lines are written (or dropped, or deselected)
+    /// since the last call: bytes to consume once every logger on the input is done.
+    pub fn take_done(&mut self) -> usize {
+        std::mem::take(&mut self.done_in)
+    }
+
+    /// Room for new input, once the line in hand is moved to the buffer's start.
+    pub fn room(&mut self) -> usize {
+        self.compact();
+        self.inbuf.len() - self.in_end
+    }
+
+    /// The bytes the last [`Logger::read_input`] took, and when it returned: for the
+    /// other loggers on the same input ([`Logger::push_input`]).
+    pub fn last_read(&self) -> (&[u8], SystemTime) {
+        let bytes = self
+            .inbuf
+            .get(self.batch_start..self.in_end)
+            .unwrap_or_default();
+        (bytes, self.batch_time)
+    }
+
+    /// Takes `bytes`, read from the input at `time` by another logger, as
+    /// [`Logger::read_input`] would have; `more`: the read filled the room it had.
+    ///
+    /// Errors: `AGAIN` if there is no room for them all ([`Logger::room`] tells).
+    pub fn push_input(
+        &mut self,
+        bytes: &[u8],
+        peeking: bool,
+        time: SystemTime,
+        more: bool,
+    ) -> Result<(), Errno> {
+        self.compact();
+        let to = self.in_end;
+        let buf = self
+            .inbuf
+            .get_mut(to..to + bytes.len())
+            .ok_or(Errno::AGAIN)?;
+        buf.copy_from_slice(bytes);
+        self.peeking = peeking;
+        if !bytes.is_empty() {
+            self.idle = false;
+            self.batch_start = to;
+            self.batch_time = time;
+            self.in_end += bytes.len();
+            self.more_waiting = more;
+        }
+        Ok(())
+    }
+
     /// Bytes read but not yet written.
     pub fn unwritten(&self) -> u64 {
         ((self.in_end - self.in_start) + (self.out_end - self.out_start)) as u64
@@ -367,7 +498,7 @@ impl<C: Clock> Logger<C> {
 
     /// Whether `current` ends inside a line whose rest has not come yet.
     pub fn line_open(&self) -> bool {
-        self.open_line
+        self.open_line || self.skipping
     }
 
     /// Length of the line in hand (read, without its newline yet).
@@ -422,6 +553,7 @@ impl<C: Clock> Logger<C> {
         }
         self.in_end -= self.in_start;
         self.scanned = self.scanned.saturating_sub(self.in_start);
+        self.judged = self.judged.and_then(|at| at.checked_sub(self.in_start));
         self.in_start = 0;
         self.batch_start = self.in_end;
     }
@@ -466,6 +598,9 @@ impl<C: Clock> Logger<C> {
     fn write_pending(&mut self, at_end: bool) -> Result<(), Error> {
         self.waiting = false;
         self.check_processor();
+        if self.age_deadline().is_some_and(|t| t <= Instant::now()) {
+            self.rotate_asked = true; // done below, or once the processor is done
+        }
         if self.dropped.until.is_some() {
             self.finish_work()?;
             self.write_marker()?;
@@ -497,7 +632,22 @@ impl<C: Clock> Logger<C> {
                 break;
             };
             let (start, end) = (piece.start, piece.end);
-            let need = (self.stamper.format().len() + (end - start) + 1) as u64;
+            let new_line = !self.open_line && !self.continued;
+            let judging = !self.cfg.rules.is_empty() || self.cfg.udp.is_some();
+            let skip = self.skipping || (new_line && judging && !self.judge(&piece));
+            if skip {
+                // Its input is consumed with the written lines before it.
+                self.skipping = piece.open || piece.cont_next;
+                self.out_in += piece.next - start;
+                self.in_start = piece.next;
+                continue;
+            }
+            let head = if self.open_line {
+                0
+            } else {
+                self.stamper.format().len() + self.cfg.prefix.len()
+            };
+            let need = (head + (end - start) + 1) as u64;
             let size = self.logical_size();
             if self.cfg.size > 0 && size > 0 && size + need > self.cfg.size {
                 if self.processing.is_some() {
@@ -522,6 +672,82 @@ impl<C: Clock> Logger<C> {
             self.flush()?;
         }
         Ok(())
+    }
+
+    /// Whether the piece (the start of a line) is to be written to the logdir: the rules
+    /// select it, and UDP is not all (`U`). Alerts it and sends it as the settings say.
+    fn judge(&mut self, piece: &Piece) -> bool {
+        if self.judged == Some(piece.start) {
+            return true;
+        }
+        let line = self.inbuf.get(piece.start..piece.end).unwrap_or_default();
+        let v = decide(&self.cfg.rules, line);
+        if v.alert {
+            let mut text = self.stamper.stamp(self.time_at(piece.start)).to_vec();
+            text.extend_from_slice(&self.cfg.prefix);
+            text.extend_from_slice(line);
+            if piece.cont_next {
+                text.extend_from_slice(b"...");
+            }
+            text.push(b'\n');
+            self.notes.push(Note::Alert(text));
+        }
+        let Some(udp) = self.cfg.udp.filter(|_| v.selected) else {
+            if v.selected {
+                self.judged = Some(piece.start);
+            }
+            return v.selected;
+        };
+        self.send(piece, udp.to);
+        if udp.only {
+            return false;
+        }
+        self.judged = Some(piece.start);
+        true
+    }
+
+    /// Sends stamp, prefix, the piece (then `...` if the line goes on) and a newline as
+    /// one datagram to `to`, never waiting: a datagram that cannot go is counted, and
+    /// reported at most once a minute.
+    fn send(&mut self, piece: &Piece, to: std::net::SocketAddrV4) {
+        let mut d = std::mem::take(&mut self.datagram);
+        d.clear();
+        d.extend_from_slice(self.stamper.stamp(self.time_at(piece.start)));
+        d.extend_from_slice(&self.cfg.prefix);
+        d.extend_from_slice(self.inbuf.get(piece.start..piece.end).unwrap_or_default());
+        if piece.cont_next {
+            d.extend_from_slice(b"...");
+        }
+        d.push(b'\n');
+        let sent = match &self.udp {
+            Some(sock) => sock.send_to(&d, to),
+            None => open_udp().and_then(|sock| {
+                let sent = sock.send_to(&d, to);
+                self.udp = Some(sock);
+                sent
+            }),
+        };
+        self.datagram = d;
+        let Err(e) = sent else {
+            return;
+        };
+        self.udp_lost += 1;
+        let now = Instant::now();
+        if self
+            .udp_warned_at
+            .is_none_or(|t| now.duration_since(t) >= WARN_EVERY)
+        {
+            self.udp_warned_at = Some(now);
+            let why = match Errno::from_io_error(&e) {
+                Some(errno) => tend_core::error::describe(errno).to_string(),
+                None => e.to_string(),
+            };
+            self.notes.push(Note::Warning(format!(
+                "unable to send lines to {to} by UDP: {why} ({} lines not sent; reported at \
+                 most once a minute)",
+                std::mem::take(&mut self.udp_lost)
+            )));
+        }
     }
 
     /// The next piece of input to write, or None if only an incomplete line is left (and
@@ -587,6 +813,11 @@ impl<C: Clock> Logger<C> {
             self.open_before_out = self.open_line;
         }
         let mut at = self.out_end;
+        let line_start = at;
+        self.judged = None;
+        if self.filled_at.is_none() {
+            self.filled_at = Some(Instant::now());
+        }
         if !self.open_line {
             let stamp = self.stamper.stamp(self.time_at(piece.start));
             let slen = stamp.len();
@@ -595,6 +826,9 @@ impl<C: Clock> Logger<C> {
                 self.out[at + slen - 1] = SEP_CONTINUED;
             }
             at += slen;
+            let plen = self.cfg.prefix.len();
+            self.out[at..at + plen].copy_from_slice(&self.cfg.prefix);
+            at += plen;
         }
         let len = piece.end - piece.start;
         self.out[at..at + len].copy_from_slice(&self.inbuf[piece.start..piece.end]);
@@ -603,6 +837,9 @@ impl<C: Clock> Logger<C> {
             self.open_line = true;
             self.line_len += len;
         } else {
+            if self.status.is_some() {
+                self.last_line = Some((line_start, at));
+            }
             self.out[at] = b'\n';
             at += 1;
             self.open_line = false;
@@ -641,10 +878,38 @@ impl<C: Clock> Logger<C> {
                 Err(errno) => self.write_failed(errno)?,
             }
         }
+        if let Some((a, b)) = self.last_line.take() {
+            self.write_status(a, b);
+        }
         self.out_start = 0;
         self.out_end = 0;
         self.done_in += std::mem::take(&mut self.out_in);
         Ok(())
+    }
+
+    /// Rewrites the status file in place with `out[a..b]`: its first [`STATUS_LINE`]
+    /// bytes, padded with newlines to [`STATUS_SIZE`] (multilog's `=file`).
+    fn write_status(&mut self, a: usize, b: usize) {
+        let Some((file, buf)) = self.status.as_mut() else {
+            return;
+        };
+        let line = self.out.get(a..b).unwrap_or_default();
+        buf.clear();
+        buf.extend_from_slice(&line[..line.len().min(STATUS_LINE)]);
+        buf.resize(STATUS_SIZE, b'\n');
+        let done = std::os::unix::fs::FileExt::write_all_at(file, buf, 0);
+        match (done, self.status_failing) {
+            (Ok(()), _) => self.status_failing = false,
+            (Err(_), true) => {}
+            (Err(e), false) => {
+                self.status_failing = true;
+                let path = self.cfg.status.as_deref().unwrap_or(Path::new("?"));
+                self.notes.push(Note::Warning(format!(
+                    "unable to write {}: {e}",
+                    path.display()
+                )));
+            }
+        }
     }
 
     /// Applies the policy to a failed write: Ok to try again, Err to give up for now.
@@ -656,7 +921,10 @@ impl<C: Clock> Logger<C> {
         let full = errno == Errno::NOSPC || errno == Errno::DQUOT;
         match self.cfg.policy {
             Policy::Block => Err(err),
-            Policy::Free if full => match self.dir.remove_oldest(self.busy_archive().as_deref()) {
+            Policy::Free if full => match self
+                .dir
+                .remove_oldest(self.busy_archive().as_deref(), self.cfg.min)
+            {
                 Ok(Some(name)) => {
                     self.notes.push(Note::Warning(format!(
                         "deleted {}/{name} to make room: {}",
@@ -710,6 +978,7 @@ impl<C: Clock> Logger<C> {
         self.dropped.full |= full;
         self.out_start = 0;
         self.out_end = 0;
+        self.last_line = None;
         self.done_in += std::mem::take(&mut self.out_in);
     }
 
@@ -807,6 +1076,7 @@ impl<C: Clock> Logger<C> {
                     's'
                 };
                 let name = self.dir.archive_current(self.clock.now(), suffix)?;
+                self.filled_at = None;
                 self.archived = name
                     .strip_suffix(".s")
                     .or(name.strip_suffix(".u"))
@@ -835,7 +1105,13 @@ impl<C: Clock> Logger<C> {
                 self.trim();
                 Ok(())
             }
-            Step::Reopen => self.reopen(),
+            Step::Reopen => {
+                self.reopen()?;
+                if let Some(cfg) = load_config(&self.base, &self.dir, &mut self.notes) {
+                    self.cfg = cfg;
+                }
+                Ok(())
+            }
         }
     }
 
@@ -938,6 +1214,7 @@ impl<C: Clock> Logger<C> {
             )));
         }
         self.dir = dir;
+        self.filled_at = (self.dir.size() > 0).then(Instant::now);
         Ok(())
     }
 
@@ -1016,6 +1293,21 @@ impl<C: Clock> Logger<C> {
     /// lost ([`Lost::kept`]): the part of it already in `current` is cut off again, so that
     /// the next tend-log writes it once.
     pub fn finish(&mut self, input: &mut Input<'_>, at_end: bool) -> Result<(), Lost> {
+        let done = self.finish_writing(input.peeking(), at_end);
+        self.release(input).map_err(|errno| Lost {
+            bytes: 0,
+            kept: true,
+            err: Error::Sys {
+                op: "take written lines off standard input".into(),
+                errno,
+            },
+        })?;
+        done
+    }
+
+    /// [`Logger::finish`] without consuming the input: the caller consumes what every
+    /// logger is done with ([`Logger::take_done`]). `peeking`: the input is a peeked pipe.
+    pub fn finish_writing(&mut self, peeking: bool, at_end: bool) -> Result<(), Lost> {
         self.retry_now();
         // A rotation may be waiting for the processor: stop it first, and again after
         // the last rotation (which may have started another).
@@ -1029,23 +1321,12 @@ impl<C: Clock> Logger<C> {
                 self.failed(e);
             }
         }
-        let released = self.release(input);
-        let kept = input.peeking() && !at_end; // at the end, the pipe goes with us
+        let kept = peeking && !at_end; // at the end, the pipe goes with us
         let rest_written = self.out_start == self.out_end && self.work.is_none();
         if kept && rest_written && self.stall.is_none() {
             // process() took every complete line: a partial one is left, in the pipe for
             // the next tend-log.
             self.in_start = self.in_end;
-        }
-        if let Err(errno) = released {
-            return Err(Lost {
-                bytes: 0,
-                kept: true,
-                err: Error::Sys {
-                    op: "take written lines off standard input".into(),
-                    errno,
-                },
-            });
         }
         if self.cfg.policy == Policy::Drop && self.dropped.lines > 0 {
             return Err(Lost {
@@ -1096,6 +1377,30 @@ impl<C: Clock> Logger<C> {
         let size = self.dir.size();
         if written > 0 && size >= written && self.dir.truncate(size - written).is_ok() {
             self.out_start = 0;
+        }
+    }
+}
+
+/// The settings `base` with the logdir's config file applied (warning about the lines it
+/// skips), or None if the file could not be read (warned about too).
+fn load_config(base: &Config, dir: &Logdir, notes: &mut Vec<Note>) -> Option<Config> {
+    match dir.read_config(MAX_CONFIG) {
+        Ok(None) => Some(base.clone()),
+        Ok(Some(text)) => {
+            let (file, problems) = ConfigFile::parse(&text);
+            for p in problems {
+                notes.push(Note::Warning(format!(
+                    "{}/config line {}: {}: line skipped",
+                    base.dir.display(),
+                    p.line,
+                    p.why
+                )));
+            }
+            Some(base.with_file(&file))
+        }
+        Err(e) => {
+            notes.push(Note::Warning(format!("{e}: settings unchanged")));
+            None
         }
     }
 }
@@ -1197,6 +1502,51 @@ mod tests {
         assert!(!dir.join(&names[0]).exists());
         assert_eq!(std::fs::read(dir.join(&names[1])).unwrap(), b"line 1\n");
         assert_eq!(std::fs::read(dir.join(&names[2])).unwrap(), b"line 2\n");
+        drop(log);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_line_split_at_linemax_is_judged_on_its_first_piece_and_its_rest_follows() {
+        let dir = std::env::temp_dir().join(format!("tend-logger-judge-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut cfg = Config::new(dir.clone());
+        cfg.format = Format::None;
+        cfg.linemax = 16;
+        cfg.prefix = b"p ".to_vec();
+        cfg.rules = ["-*debug*", "e*fatal*"]
+            .iter()
+            .map(|r| crate::pattern::Rule::parse(r.as_bytes()).unwrap())
+            .collect();
+        let mut log = Logger::new(cfg, SystemTime::now).unwrap();
+        let (mut wr, rd) = UnixStream::pair().unwrap();
+        let mut input = Input::new(rd.as_fd());
+        let text = format!(
+            "debug {}\nkeep\nfatal {}\n{}debug\n",
+            "d".repeat(40),
+            "f".repeat(20),
+            "k".repeat(16)
+        );
+        wr.write_all(text.as_bytes()).unwrap();
+        assert!(log.read_input(&mut input, usize::MAX).unwrap() > 0);
+        log.process(false);
+        log.finish(&mut input, true).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dir.join("current")).unwrap(),
+            format!(
+                "p keep\np fatal {}\np {}\np {}\np debug\n",
+                "f".repeat(10),
+                "f".repeat(10),
+                "k".repeat(16)
+            )
+        );
+        let alerts: Vec<Note> = log
+            .take_notes()
+            .into_iter()
+            .filter(|n| matches!(n, Note::Alert(_)))
+            .collect();
+        let want = format!("p fatal {}...\n", "f".repeat(10));
+        assert_eq!(alerts, [Note::Alert(want.into_bytes())]);
         drop(log);
         let _ = std::fs::remove_dir_all(&dir);
     }

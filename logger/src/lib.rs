@@ -4,10 +4,12 @@
 
 pub mod clock;
 pub mod config;
+pub mod configfile;
 pub mod engine;
 pub mod input;
 pub mod logdir;
 pub mod pagebuf;
+pub mod pattern;
 pub mod privs;
 pub mod run;
 pub mod scan;

@@ -323,14 +323,41 @@ impl Logdir {
         Ok(gone)
     }
 
-    /// Deletes the oldest archive (but not `busy`) to make room; returns its name, or None
-    /// if there is none.
-    pub fn remove_oldest(&self, busy: Option<&str>) -> Result<Option<String>, Error> {
+    /// Deletes the oldest archive (but not `busy`) to make room, unless no more than `min`
+    /// are left; returns its name, or None if none was deleted.
+    pub fn remove_oldest(&self, busy: Option<&str>, min: usize) -> Result<Option<String>, Error> {
         let archives = self.archives()?;
+        if archives.len() <= min {
+            return Ok(None);
+        }
         match archives.iter().find(|a| Some(a.name.as_str()) != busy) {
             Some(a) => self.remove(&a.name).map(|()| Some(a.name.clone())),
             None => Ok(None),
         }
+    }
+
+    /// Reads the logdir's `config` file (svlogd's), at most `max` bytes and one more to
+    /// tell that it is longer; None if there is none.
+    pub fn read_config(&self, max: usize) -> Result<Option<Vec<u8>>, Error> {
+        use std::io::Read;
+        let op = || format!("read {}/config", self.path.display());
+        let fd = match rustix::fs::openat(
+            &self.dir,
+            "config",
+            OFlags::RDONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(fd) => fd,
+            Err(Errno::NOENT) => return Ok(None),
+            Err(errno) => return Err(Error::Sys { op: op(), errno }),
+        };
+        let mut text = Vec::new();
+        let limit = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
+        std::fs::File::from(fd)
+            .take(limit)
+            .read_to_end(&mut text)
+            .ctx(op)?;
+        Ok(Some(text))
     }
 
     /// Deletes `@<label>.t` files: a processor's output left unfinished by a crash.

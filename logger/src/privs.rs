@@ -40,10 +40,10 @@ pub fn resolve(spec: &str, passwd: &str) -> Result<Account, Error> {
     )))
 }
 
-/// Gives the logdir, its lock and `current` to `who`, then becomes `who` (groups, gid,
+/// Gives each logdir, its lock and `current` to `who`, then becomes `who` (groups, gid,
 /// uid). Needs root. The process must still be single-threaded: the ids are set with the
 /// raw system calls, which act on the calling thread.
-pub fn become_user(who: Account, dir: &Logdir) -> Result<(), Error> {
+pub fn become_user(who: Account, dirs: &[&Logdir]) -> Result<(), Error> {
     if !rustix::process::geteuid().is_root() {
         return Err(Error::Sys {
             op: format!("switch to uid {} (only root can)", who.uid),
@@ -51,11 +51,15 @@ pub fn become_user(who: Account, dir: &Logdir) -> Result<(), Error> {
         });
     }
     let (uid, gid) = (Uid::from_raw(who.uid), Gid::from_raw(who.gid));
-    let show = dir.path().display();
-    rustix::fs::fchown(dir.dir_fd(), Some(uid), Some(gid)).ctx(|| format!("chown {show}"))?;
-    rustix::fs::fchown(dir.lock_fd(), Some(uid), Some(gid)).ctx(|| format!("chown {show}/lock"))?;
-    if let Some(cur) = dir.current_fd() {
-        rustix::fs::fchown(cur, Some(uid), Some(gid)).ctx(|| format!("chown {show}/current"))?;
+    for dir in dirs {
+        let show = dir.path().display();
+        rustix::fs::fchown(dir.dir_fd(), Some(uid), Some(gid)).ctx(|| format!("chown {show}"))?;
+        rustix::fs::fchown(dir.lock_fd(), Some(uid), Some(gid))
+            .ctx(|| format!("chown {show}/lock"))?;
+        if let Some(cur) = dir.current_fd() {
+            rustix::fs::fchown(cur, Some(uid), Some(gid))
+                .ctx(|| format!("chown {show}/current"))?;
+        }
     }
     rustix::thread::set_thread_groups(&[gid]).ctx(|| "set supplementary groups".into())?;
     rustix::thread::set_thread_res_gid(gid, gid, gid).ctx(|| format!("set gid {}", who.gid))?;

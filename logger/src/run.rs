@@ -1,5 +1,6 @@
-//! tend-log's loop: poll the input and the signals, hand input to the logger, wait out
-//! retries, and end on EOF or SIGTERM.
+//! tend-log's loop: poll the input and the signals, hand input to the loggers (one per
+//! logdir, each given every byte), wait out retries, and end on EOF or SIGTERM. A byte
+//! leaves a peeked pipe once every logger is done with its line.
 use std::os::fd::BorrowedFd;
 use std::time::{Duration, Instant};
 
@@ -36,9 +37,60 @@ pub enum Failure {
     Input(Error),
 }
 
-/// Runs the logger on `input` until EOF or SIGTERM; `notes` receives every message.
+/// Input bytes each logger is done with, and how many of them left the input: a byte is
+/// consumed once every logger is done with it.
+#[derive(Debug)]
+struct Release {
+    done: Vec<u64>,
+    consumed: u64,
+}
+
+impl Release {
+    fn new(n: usize) -> Release {
+        Release {
+            done: vec![0; n],
+            consumed: 0,
+        }
+    }
+
+    /// Consumes what every logger is done with.
+    ///
+    /// Errors: from the input; the bytes are consumed at the next call.
+    fn release<C: Clock>(
+        &mut self,
+        logs: &mut [Logger<C>],
+        input: &mut Input<'_>,
+    ) -> Result<(), Errno> {
+        for (done, log) in self.done.iter_mut().zip(logs.iter_mut()) {
+            *done += log.take_done() as u64;
+        }
+        let all = self.done.iter().copied().min().unwrap_or(0);
+        if all > self.consumed {
+            let n = usize::try_from(all - self.consumed).unwrap_or(usize::MAX);
+            input.consume(n)?;
+            self.consumed += n as u64;
+        }
+        Ok(())
+    }
+
+    fn release_or_fail<C: Clock>(
+        &mut self,
+        logs: &mut [Logger<C>],
+        input: &mut Input<'_>,
+    ) -> Result<(), Failure> {
+        self.release(logs, input).map_err(|errno| {
+            Failure::Input(Error::Sys {
+                op: "take written lines off standard input".into(),
+                errno,
+            })
+        })
+    }
+}
+
+/// Runs the loggers (one per logdir) on `input` until EOF or SIGTERM; `notes` receives
+/// every message. With none, returns at once.
 pub fn run<C: Clock>(
-    log: &mut Logger<C>,
+    logs: &mut [Logger<C>],
     input: &mut Input<'_>,
     sigs: &Signals,
     notes: &mut dyn FnMut(Note),
@@ -46,51 +98,53 @@ pub fn run<C: Clock>(
     let mut eof = false;
     let mut input_err = None;
     let mut act_now = false; // input arrived or a signal asked for something
+    let mut rel = Release::new(logs.len());
     loop {
         if sigs.take_hup() {
-            log.ask_reopen();
+            logs.iter_mut().for_each(|l| l.ask_reopen());
             act_now = true; // even in a pause: a reopen may be what ends it
         }
         if sigs.take_alrm() {
-            log.ask_rotate();
+            logs.iter_mut().for_each(|l| l.ask_rotate());
             act_now = true;
         }
         if sigs.take_chld() {
             act_now = true; // a processor ended
         }
         if sigs.term() {
-            finish_line(log, input, sigs, eof);
+            finish_line(logs, &mut rel, input, sigs, eof);
             // Read input is written, a partial line included; from a pipe, a partial line
             // not yet written stays there.
             let at_end = eof || !input.peeking();
-            return end(log, input, at_end, notes).map(|()| Outcome::Term);
+            return end(logs, &mut rel, input, at_end, notes).map(|()| Outcome::Term);
         }
-        if act_now || log.deadline().is_none_or(|t| t <= Instant::now()) {
-            log.process(eof);
-            log.release(input).map_err(|errno| {
-                Failure::Input(Error::Sys {
-                    op: "take written lines off standard input".into(),
-                    errno,
-                })
-            })?;
+        let now = Instant::now();
+        for log in logs.iter_mut() {
+            if act_now || log.deadline().is_none_or(|t| t <= now) {
+                log.process(eof);
+            }
         }
+        rel.release_or_fail(logs, input)?;
         act_now = false;
-        log.take_notes().into_iter().for_each(&mut *notes);
-        if eof && log.drained() && !log.processing() {
-            end(log, input, true, notes)?;
+        for log in logs.iter_mut() {
+            log.take_notes().into_iter().for_each(&mut *notes);
+        }
+        if eof && logs.iter().all(|l| l.drained() && !l.processing()) {
+            end(logs, &mut rel, input, true, notes)?;
             return match input_err {
                 Some(e) => Err(Failure::Input(e)),
                 None => Ok(Outcome::Eof),
             };
         }
-        let read = !eof && log.wants_input();
-        match wait(sigs, input.fd(), read, log.deadline()) {
-            Ok(true) => match log.read_input(input, usize::MAX) {
+        let read = !eof && logs.iter().all(|l| l.wants_input());
+        let deadline = logs.iter().filter_map(|l| l.deadline()).min();
+        match wait(sigs, input.fd(), read, deadline) {
+            Ok(true) => match read_input(logs, input, usize::MAX) {
                 Ok(0) => eof = true,
                 Ok(_) => act_now = true,
                 Err(Errno::INTR) => {}
                 Err(Errno::AGAIN) => {
-                    log.input_idle();
+                    logs.iter_mut().for_each(|l| l.input_idle());
                     act_now = true;
                 }
                 Err(errno) => {
@@ -101,10 +155,35 @@ pub fn run<C: Clock>(
                     });
                 }
             },
-            Ok(false) => log.input_idle(),
+            Ok(false) => logs.iter_mut().for_each(|l| l.input_idle()),
             Err(e) => return Err(Failure::Input(e)),
         }
     }
+}
+
+/// Reads at most `limit` new bytes of input into every logger (as much as the fullest
+/// one has room for); returns the count, 0 at EOF.
+fn read_input<C: Clock>(
+    logs: &mut [Logger<C>],
+    input: &mut Input<'_>,
+    limit: usize,
+) -> Result<usize, Errno> {
+    let Some((first, others)) = logs.split_first_mut() else {
+        return Ok(0);
+    };
+    if others.is_empty() {
+        return first.read_input(input, limit); // one logdir: no copy
+    }
+    let room = others.iter_mut().map(|l| l.room()).fold(limit, usize::min);
+    if room == 0 {
+        return Err(Errno::AGAIN);
+    }
+    let n = first.read_input(input, room)?;
+    let (bytes, time) = first.last_read();
+    for log in others.iter_mut() {
+        log.push_input(bytes, input.peeking(), time, n == room)?;
+    }
+    Ok(n)
 }
 
 /// Waits for a signal, input (if `read`), or the deadline; true if input is readable.
@@ -131,52 +210,73 @@ fn wait(
 /// Input that is not a pipe is read one byte at a time meanwhile, so that nothing beyond
 /// that newline is taken; from a pipe, complete lines that come with it are written too,
 /// and the rest stays there.
-fn finish_line<C: Clock>(log: &mut Logger<C>, input: &mut Input<'_>, sigs: &Signals, eof: bool) {
+fn finish_line<C: Clock>(
+    logs: &mut [Logger<C>],
+    rel: &mut Release,
+    input: &mut Input<'_>,
+    sigs: &Signals,
+    eof: bool,
+) {
     let peek = input.peeking();
     let limit = if peek { usize::MAX } else { 1 };
-    if eof || log.stalled() {
+    if eof || logs.iter().any(|l| l.stalled()) {
         return;
     }
     let end = Instant::now() + TERM_LINE_WAIT;
-    log.process(false); // take every complete line first
+    logs.iter_mut().for_each(|l| l.process(false)); // take every complete line first
     loop {
-        let begun = if peek {
-            log.line_open()
-        } else {
-            log.partial_len() > 0 && !log.partial_complete()
-        };
-        if !begun || log.stalled() || Instant::now() >= end {
+        let begun = logs.iter().any(|l| {
+            if peek {
+                l.line_open()
+            } else {
+                l.partial_len() > 0 && !l.partial_complete()
+            }
+        });
+        if !begun || logs.iter().any(|l| l.stalled()) || Instant::now() >= end {
             return;
         }
         match wait(sigs, input.fd(), true, Some(end)) {
-            Ok(true) => match log.read_input(input, limit) {
+            Ok(true) => match read_input(logs, input, limit) {
                 Ok(0) => return,
                 Ok(_) | Err(Errno::INTR) => {}
                 // Nothing new: from a pipe, what came of the line is appended (the pipe
                 // then holds nothing, so the next wait sleeps).
-                Err(Errno::AGAIN) => log.input_idle(),
+                Err(Errno::AGAIN) => logs.iter_mut().for_each(|l| l.input_idle()),
                 Err(_) => return,
             },
             Ok(false) => {}
             Err(_) => return,
         }
         if peek {
-            log.process(false);
-            if log.release(input).is_err() {
+            logs.iter_mut().for_each(|l| l.process(false));
+            if rel.release(logs, input).is_err() {
                 return;
             }
         }
     }
 }
 
-/// Writes what is left (with `at_end`, a last partial line too) and finishes `current`.
+/// Writes what is left (with `at_end`, a last partial line too) and finishes every
+/// `current`; the first failure is returned, after every logger had its turn.
 fn end<C: Clock>(
-    log: &mut Logger<C>,
+    logs: &mut [Logger<C>],
+    rel: &mut Release,
     input: &mut Input<'_>,
     at_end: bool,
     notes: &mut dyn FnMut(Note),
 ) -> Result<(), Failure> {
-    let done = log.finish(input, at_end);
-    log.take_notes().into_iter().for_each(&mut *notes);
-    done.map_err(Failure::Lost)
+    let peeking = input.peeking();
+    let mut first_err = None;
+    for log in logs.iter_mut() {
+        let done = log.finish_writing(peeking, at_end);
+        log.take_notes().into_iter().for_each(&mut *notes);
+        if let Err(lost) = done {
+            first_err.get_or_insert(Failure::Lost(lost));
+        }
+    }
+    let released = rel.release_or_fail(logs, input);
+    match first_err {
+        Some(e) => Err(e),
+        None => released,
+    }
 }

@@ -6,17 +6,22 @@ use tend::{fatal, say, usage, warn, EXIT_SYS};
 use tend_logger::config::{parse_size, MAX_LINEMAX, MIN_LINEMAX};
 use tend_logger::engine::Note;
 use tend_logger::input::Input;
+use tend_logger::pattern::Rule;
 use tend_logger::run::{run, Failure};
 use tend_logger::signals::Signals;
 use tend_logger::{privs, Config, Format, Logger, Policy, SystemClock};
 
 const PROG: &str = "tend-log";
 const SYNOPSIS: &str = "tend-log [ -t iso|local|tai64n|none ] [ -s size ] [ -n count ] \
-                        [ -S total ] [ -l linemax ] [ -f block|free|drop ] [ -p processor ] [ -u user ] logdir";
+                        [ -S total ] [ -l linemax ] [ -f block|free|drop ] [ -p processor ] [ -u user ] \
+                        [ -r rule ]... [ -w statusfile ] logdir...";
 
 pub fn start(args: tend::Args) -> u8 {
-    let (cfg, user) = match parse_args(args) {
-        Ok(Some(args)) => args,
+    let Settings {
+        logdirs: cfgs,
+        user,
+    } = match parse_args(args) {
+        Ok(Some(s)) => s,
         Ok(None) => {
             println!("usage: {SYNOPSIS}");
             return 0;
@@ -27,20 +32,26 @@ pub fn start(args: tend::Args) -> u8 {
         Ok(s) => s,
         Err(e) => return fatal(PROG, &e),
     };
-    let mut log = match Logger::new(cfg, SystemClock) {
-        Ok(l) => l,
-        Err(e) => return fatal(PROG, &e),
-    };
-    log.take_notes().into_iter().for_each(print_note);
+    let mut logs = Vec::with_capacity(cfgs.len());
+    for cfg in cfgs {
+        match Logger::new(cfg, SystemClock) {
+            Ok(mut l) => {
+                l.take_notes().into_iter().for_each(print_note);
+                logs.push(l);
+            }
+            Err(e) => return fatal(PROG, &e),
+        }
+    }
     if let Some(spec) = user {
         let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+        let dirs: Vec<_> = logs.iter().map(|l| l.logdir()).collect();
         let who = privs::resolve(&spec, &passwd);
-        if let Err(e) = who.and_then(|who| privs::become_user(who, log.logdir())) {
+        if let Err(e) = who.and_then(|who| privs::become_user(who, &dirs)) {
             return fatal(PROG, &e);
         }
     }
     let mut input = Input::new(rustix::stdio::stdin());
-    match run(&mut log, &mut input, &sigs, &mut print_note) {
+    match run(&mut logs, &mut input, &sigs, &mut print_note) {
         Ok(_) => 0,
         Err(Failure::Lost(lost)) if lost.kept && lost.bytes > 0 => {
             say(
@@ -76,14 +87,36 @@ fn print_note(note: Note) {
     match note {
         Note::Warning(text) => warn(PROG, text),
         Note::Info(text) => say(PROG, "info", text),
+        Note::Alert(line) => {
+            use std::io::Write;
+            // An alert that cannot be written is lost, as a message would be.
+            let _ = std::io::stderr().lock().write_all(&line);
+        }
     }
 }
 
-/// The settings and the `-u` user, or None for `-h`.
-fn parse_args(args: tend::Args) -> Result<Option<(Config, Option<String>)>, lexopt::Error> {
+/// What the command line asks for.
+struct Settings {
+    /// The settings of each logdir.
+    logdirs: Vec<Config>,
+    /// `-u`: the user to become.
+    user: Option<String>,
+}
+
+/// A logdir named on the command line, with the options that belong to it.
+struct Named {
+    dir: PathBuf,
+    rules: Vec<Rule>,
+    status: Option<PathBuf>,
+}
+
+/// The settings, or None for `-h`.
+fn parse_args(args: tend::Args) -> Result<Option<Settings>, lexopt::Error> {
     use lexopt::prelude::*;
     let mut cfg = Config::new(PathBuf::new());
-    let (mut dir, mut user) = (None, None);
+    let (mut dirs, mut user): (Vec<Named>, _) = (Vec::new(), None);
+    // -r and -w belong to the logdir named next.
+    let (mut rules, mut status) = (Vec::new(), None);
     let mut p = lexopt::Parser::from_args(args);
     while let Some(arg) = p.next()? {
         match arg {
@@ -115,16 +148,47 @@ fn parse_args(args: tend::Args) -> Result<Option<(Config, Option<String>)>, lexo
             }
             Short('u') => user = Some(p.value()?.string()?),
             Short('p') => cfg.processor = Some(p.value()?.string()?),
+            Short('r') => {
+                use std::os::unix::ffi::OsStrExt;
+                let v = p.value()?;
+                let rule = Rule::parse(v.as_bytes()).ok_or_else(|| {
+                    format!(
+                        "bad rule {:?} for -r: want +PATTERN, -PATTERN, ePATTERN or EPATTERN",
+                        v.to_string_lossy()
+                    )
+                })?;
+                rules.push(rule);
+            }
+            Short('w') => status = Some(PathBuf::from(p.value()?)),
             Short('h') | Long("help") => return Ok(None),
-            Value(v) if dir.is_none() => dir = Some(PathBuf::from(v)),
+            Value(v) if v.is_empty() => return Err("empty logdir".into()),
+            Value(v) if dirs.iter().any(|n| n.dir.as_os_str() == v) => {
+                return Err(format!("logdir {} given twice", v.to_string_lossy()).into())
+            }
+            Value(v) => dirs.push(Named {
+                dir: PathBuf::from(v),
+                rules: std::mem::take(&mut rules),
+                status: status.take(),
+            }),
             _ => return Err(arg.unexpected()),
         }
     }
-    cfg.dir = dir.ok_or("missing logdir")?;
-    if cfg.dir.as_os_str().is_empty() {
-        return Err("empty logdir".into());
+    if dirs.is_empty() {
+        return Err("missing logdir".into());
     }
-    Ok(Some((cfg, user)))
+    if !rules.is_empty() || status.is_some() {
+        return Err("-r or -w after the last logdir: they apply to the logdir named next".into());
+    }
+    let logdirs = dirs
+        .into_iter()
+        .map(|Named { dir, rules, status }| Config {
+            dir,
+            rules,
+            status,
+            ..cfg.clone()
+        })
+        .collect();
+    Ok(Some(Settings { logdirs, user }))
 }
 
 fn size(p: &mut lexopt::Parser, opt: &str) -> Result<u64, lexopt::Error> {
