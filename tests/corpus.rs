@@ -148,11 +148,20 @@ fn debian_runit_service_dirs_run_unchanged_under_tend_scan() {
     wait_until(LIMIT, "a new haveged", || {
         pid_of(&sv.join("haveged")).is_some_and(|p| p != haveged)
     });
-    // svc -d brings both down; runit's sv agrees.
-    let (cron, haveged) = (
-        pid_of(&sv.join("cron")).unwrap(),
-        pid_of(&sv.join("haveged")).unwrap(),
-    );
+    // svc -d brings both down; runit's sv agrees. (A cron started while the old one
+    // still held its pid file exits, and is started again a second later: wait for both
+    // to be up.)
+    let mut up = (0, 0);
+    wait_until(LIMIT, "cron and haveged up", || {
+        match (pid_of(&sv.join("cron")), pid_of(&sv.join("haveged"))) {
+            (Some(c), Some(h)) if alive(c) && alive(h) => {
+                up = (c, h);
+                true
+            }
+            _ => false,
+        }
+    });
+    let (cron, haveged) = up;
     let (code, out) = tool(svc, &["-d", "cron", "haveged"]);
     assert_eq!((code, out.as_str()), (0, ""));
     wait_until(LIMIT, "both down", || !alive(cron) && !alive(haveged));
