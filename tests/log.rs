@@ -8,7 +8,7 @@ use std::os::fd::OwnedFd;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use common::{texts, wait_until, Daemon, TempDir, LIMIT};
 use tend_core::tai::Tai64n;
@@ -25,25 +25,7 @@ fn feed(dir: &Path, args: &[&str], input: &[u8]) -> Output {
 fn feed_env(dir: &Path, args: &[&str], input: &[u8], env: &[(&str, &str)]) -> Output {
     let mut cmd = tend_log();
     cmd.args(args).arg(dir).envs(env.iter().copied());
-    let what = format!("{cmd:?}");
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let _ = stdin.write_all(input); // tend-log may have exited already: that is the test's business
-    drop(stdin);
-    let end = Instant::now() + LIMIT;
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > end {
-            let _ = child.kill();
-            panic!("{what} did not exit within {LIMIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    child.wait_with_output().unwrap()
+    common::feed(&mut cmd, input)
 }
 
 /// Asserts exit 0 and an empty stderr.

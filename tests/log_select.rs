@@ -7,38 +7,15 @@ use std::fs;
 use std::io::Write;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{texts, wait_until, Daemon, TempDir, LIMIT};
+use common::{feed, texts, wait_until, Daemon, TempDir, LIMIT};
 
 const SVLOGD: &str = "/usr/bin/svlogd";
 
 fn tend_log() -> Command {
     Command::new(concat!(env!("TEND_BIN_DIR"), "/tend-log"))
-}
-
-/// Runs `cmd` with `input` on stdin until it exits (bounded).
-fn feed(cmd: &mut Command, input: &[u8]) -> Output {
-    let what = format!("{cmd:?}");
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let _ = stdin.write_all(input);
-    drop(stdin);
-    let end = Instant::now() + LIMIT;
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > end {
-            let _ = child.kill();
-            panic!("{what} did not exit within {LIMIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    child.wait_with_output().unwrap()
 }
 
 /// A tend-log running on a pipe the test writes.

@@ -233,6 +233,31 @@ pub fn run(cmd: &mut Command) -> Output {
     }
 }
 
+/// Runs `cmd` with `input` on its stdin (closed after) until it exits (bounded). A write
+/// refused because the program exited already is the caller's to judge.
+pub fn feed(cmd: &mut Command, input: &[u8]) -> Output {
+    use std::io::Write;
+    let what = format!("{cmd:?}");
+    let mut child = cmd
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("unable to spawn {what}: {e}"));
+    let mut stdin = child.stdin.take().unwrap();
+    let _ = stdin.write_all(input);
+    drop(stdin);
+    let end = Instant::now() + LIMIT;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > end {
+            let _ = child.kill();
+            panic!("{what} did not exit within {LIMIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.wait_with_output().unwrap()
+}
+
 /// stdout and stderr of an output, lossily, for assertions and failure messages.
 pub fn texts(o: &Output) -> (String, String) {
     (
