@@ -39,6 +39,9 @@ import statistics
 import struct
 import subprocess
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench  # noqa: E402  (its process table)
 import tempfile
 import time
 
@@ -64,29 +67,9 @@ def available(name):
     return bool(p) and os.access(p, os.X_OK)
 
 
-def proc_children():
-    """ppid -> [pid] for every process."""
-    kids = {}
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat") as f:
-                s = f.read()
-        except OSError:
-            continue
-        ppid = int(s[s.rindex(")") + 2 :].split()[1])
-        kids.setdefault(ppid, []).append(int(d))
-    return kids
-
-
 def tree(root):
-    kids, out, todo = proc_children(), [], [root]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        todo.extend(kids.get(p, []))
-    return out
+    """root and its descendants' pids (bench.py's process table)."""
+    return bench.tree(root)[0]
 
 
 def kill_tree(root):
@@ -103,6 +86,20 @@ def kill_tree(root):
             os.kill(p, signal.SIGCONT)
         except ProcessLookupError:
             pass
+    # Until each is dead (gone, or a zombie: it holds no file any more), so that the file
+    # system under test can be unmounted; at most 10 s.
+    end = time.monotonic() + 10
+    while time.monotonic() < end and any(holds_files(p) for p in pids):
+        time.sleep(0.01)
+
+
+def holds_files(pid):
+    """Whether pid is alive and not yet a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def fs_type(path):
