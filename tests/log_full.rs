@@ -122,6 +122,40 @@ fn everything(dir: &Path) -> Vec<u8> {
     all
 }
 
+/// A thread writing a whole input into tend-log's stdin.
+struct Writer {
+    done: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Writer {
+    /// Whether it wrote everything.
+    fn done(&self) -> bool {
+        self.done.load(Ordering::SeqCst)
+    }
+
+    /// Waits (bounded) until it wrote everything.
+    fn finish(self) {
+        wait_until(LIMIT, "the writer", || self.done());
+        self.thread.join().unwrap();
+    }
+}
+
+/// Starts writing `input` into `l`'s stdin from a thread, and returns once tend-log says
+/// that it pauses its input (its logdir is full).
+fn write_until_paused(l: &mut Logger, input: &[u8]) -> Writer {
+    let done = Arc::new(AtomicBool::new(false));
+    let (mut wr, input, flag) = (l.wr.take().unwrap(), input.to_vec(), Arc::clone(&done));
+    let thread = std::thread::spawn(move || {
+        wr.write_all(&input).unwrap();
+        flag.store(true, Ordering::SeqCst);
+    });
+    wait_until(LIMIT, "the pause warning", || {
+        read(&l.stderr).contains("pausing input")
+    });
+    Writer { done, thread }
+}
+
 #[test]
 fn block_pauses_the_writer_and_loses_nothing() {
     let t = TempDir::new("logfull-block");
@@ -136,28 +170,17 @@ fn block_pauses_the_writer_and_loses_nothing() {
     // More than the pipe (256 KiB: tend-log enlarges it) and tend-log's buffers can hold,
     // less than the file system.
     let input = numbered(10000, 64);
-    let done = Arc::new(AtomicBool::new(false));
-    let writer = {
-        let (mut wr, input, done) = (l.wr.take().unwrap(), input.clone(), Arc::clone(&done));
-        std::thread::spawn(move || {
-            wr.write_all(&input).unwrap();
-            done.store(true, Ordering::SeqCst);
-        })
-    };
-    wait_until(LIMIT, "the pause warning", || {
-        read(&l.stderr).contains("pausing input")
-    });
+    let writer = write_until_paused(&mut l, &input);
     let want = format!(
         "tend-log: warning: unable to write {}/current: No space left on device; pausing input, retrying every second\n",
         dir.display()
     );
     assert_eq!(read(&l.stderr), want);
     // Backpressure: the producer is stuck, and tend-log is alive.
-    assert!(!done.load(Ordering::SeqCst), "the writer was not held back");
+    assert!(!writer.done(), "the writer was not held back");
     assert!(!l.d.exited());
     fs::remove_file(&filler).unwrap();
-    wait_until(LIMIT, "the writer", || done.load(Ordering::SeqCst));
-    writer.join().unwrap();
+    writer.finish();
     let st = l.d.wait_exit(LIMIT);
     assert!(st.success(), "{st:?} {}", read(&l.stderr));
     assert_eq!(everything(&dir), input, "lost or duplicated data");
@@ -247,25 +270,14 @@ fn a_full_logdir_holds_the_input_for_every_logdir_and_neither_loses_a_line() {
     wait_until(LIMIT, "current", || dir.join("current").exists());
     fill(&filler);
     let input = numbered(10000, 64);
-    let done = Arc::new(AtomicBool::new(false));
-    let writer = {
-        let (mut wr, input, done) = (l.wr.take().unwrap(), input.clone(), Arc::clone(&done));
-        std::thread::spawn(move || {
-            wr.write_all(&input).unwrap();
-            done.store(true, Ordering::SeqCst);
-        })
-    };
-    wait_until(LIMIT, "the pause warning", || {
-        read(&l.stderr).contains("pausing input")
-    });
+    let writer = write_until_paused(&mut l, &input);
     // The full logdir holds the input for the other one too: the producer is stuck, and
     // the other logdir has no more than what was read before the pause.
     let before = everything(&other).len();
-    assert!(!done.load(Ordering::SeqCst), "the writer was not held back");
+    assert!(!writer.done(), "the writer was not held back");
     assert!(before < input.len(), "{before}");
     fs::remove_file(&filler).unwrap();
-    wait_until(LIMIT, "the writer", || done.load(Ordering::SeqCst));
-    writer.join().unwrap();
+    writer.finish();
     let st = l.d.wait_exit(LIMIT);
     assert!(st.success(), "{st:?} {}", read(&l.stderr));
     assert_eq!(
