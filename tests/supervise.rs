@@ -207,6 +207,47 @@ fn entries(s: &Svc) -> Vec<String> {
 }
 
 #[test]
+fn readers_see_whole_status_files_while_the_service_restarts() {
+    // A reader thread reads status, stat and pid over and over while the service is
+    // restarted 10 times: every read is a whole file, old or new, never a torn one.
+    let mut s = Svc::new("whole", "#!/bin/sh\nexec sleep 1000\n");
+    s.start();
+    let mut pid = s.wait_up(0);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (dir, stop) = (s.dir().join("supervise"), std::sync::Arc::clone(&stop));
+        std::thread::spawn(move || {
+            let mut reads = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let status = fs::read(dir.join("status")).unwrap();
+                assert_eq!(status.len(), 20, "torn status: {status:?}");
+                let stat = fs::read_to_string(dir.join("stat")).unwrap();
+                let word = stat.split([',', '\n']).next().unwrap_or_default();
+                let whole = stat.ends_with('\n') && stat.matches('\n').count() == 1;
+                assert!(
+                    whole && ["run", "down", "finish"].contains(&word),
+                    "torn stat: {stat:?}"
+                );
+                let p = fs::read_to_string(dir.join("pid")).unwrap();
+                let whole = p.is_empty()
+                    || (p.ends_with('\n') && p.trim_end().parse::<u32>().is_ok_and(|n| n > 0));
+                assert!(whole, "torn pid: {p:?}");
+                reads += 1;
+            }
+            reads
+        })
+    };
+    for _ in 0..10 {
+        s.ctl(b"k");
+        pid = s.wait_up(pid);
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let reads = reader.join().unwrap();
+    assert!(reads > 10, "only {reads} reads");
+    assert_eq!(s.pid(), pid);
+}
+
+#[test]
 fn the_supervise_dir_holds_eight_entries_at_rest() {
     let mut s = Svc::new("entries", "#!/bin/sh\nexec sleep 1000\n");
     // Spare files a tend before 2026-12 kept (or a supervisor killed mid-change left)
