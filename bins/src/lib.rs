@@ -7,6 +7,8 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 use rustix::fs::{Mode, OFlags};
 
 use tend_core::svdir::one_line;
+
+pub mod unit;
 use tend_core::Error;
 
 /// Exit code of a usage error or permanent failure.

@@ -1,5 +1,5 @@
 //! The supervise dir, client side: is a supervisor there, send it commands, read its status.
-use std::os::fd::OwnedFd;
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::path::Path;
 
 use rustix::fs::{self, FlockOperation, Mode, OFlags};
@@ -105,11 +105,22 @@ pub fn send(dir: &Path, cmds: &[u8]) -> Result<(), Error> {
 /// Reads and decodes `DIR/supervise/status` (20 bytes from tend or runit, 18 from
 /// daemontools). A file of any other size is [`Error::Invalid`].
 pub fn read_status(dir: &Path) -> Result<Status, Error> {
-    let path = dir.join("supervise/status");
     let shown = join_show(dir, "supervise/status");
+    read_status_in(fs::CWD, &dir.join("supervise/status"), &shown)
+}
+
+/// As [`read_status`], in the service dir open as `dir` (shown as `shown`).
+pub fn read_status_at(dir: BorrowedFd<'_>, shown: &str) -> Result<Status, Error> {
+    let shown = format!("{shown}/supervise/status");
+    read_status_in(dir, Path::new("supervise/status"), &shown)
+}
+
+/// Reads and decodes the status file at `path` from `base`.
+fn read_status_in(base: BorrowedFd<'_>, path: &Path, shown: &str) -> Result<Status, Error> {
     // Read at most a few bytes more than a record, so a huge file costs nothing.
-    let fd = fs::open(
-        &path,
+    let fd = fs::openat(
+        base,
+        path,
         OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK,
         Mode::empty(),
     )
@@ -142,9 +153,30 @@ pub fn read_status(dir: &Path) -> Result<Status, Error> {
 
 /// Reads `DIR/supervise/info` if a tend supervisor wrote one; `None` otherwise.
 pub fn read_info(dir: &Path) -> Option<Info> {
-    let text = std::fs::read(dir.join("supervise/info")).ok()?;
-    if text.len() > 4096 {
-        return None;
+    read_info_in(fs::CWD, &dir.join("supervise/info"))
+}
+
+/// As [`read_info`], in the service dir open as `dir`.
+pub fn read_info_at(dir: BorrowedFd<'_>) -> Option<Info> {
+    read_info_in(dir, Path::new("supervise/info"))
+}
+
+/// Reads the info file at `path` from `base`, if it is at most 4096 bytes.
+fn read_info_in(base: BorrowedFd<'_>, path: &Path) -> Option<Info> {
+    let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK;
+    let fd = fs::openat(base, path, flags, Mode::empty()).ok()?;
+    let mut text = Vec::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        match rustix::io::read(&fd, &mut buf) {
+            Ok(0) => break,
+            Ok(n) => text.extend_from_slice(buf.get(..n).unwrap_or_default()),
+            Err(Errno::INTR) => {}
+            Err(_) => return None,
+        }
+        if text.len() > 4096 {
+            return None;
+        }
     }
     Some(Info::decode(&String::from_utf8_lossy(&text)))
 }

@@ -6,7 +6,7 @@
 //! machine this is part of what brings a restart close to a bare spawn (bench/RESULTS.md).
 use std::ffi::{c_char, CStr};
 use std::mem::MaybeUninit;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 
 use rustix::io::Errno;
 
@@ -18,18 +18,21 @@ extern "C" {
 /// Starts `path` with arguments `args` (the first is its name) in a new session, with
 /// the signal mask empty and every signal at its default action: one the supervisor
 /// ignores (SIGPIPE; SIGHUP under nohup; SIGINT and SIGQUIT in a background job) would
-/// otherwise stay ignored in the service, and a shell cannot trap it there. With `give`,
-/// `(from, to)`, descriptor `from` is available to the child as `to` (without
-/// close-on-exec); `from` must not equal `to`.
+/// otherwise stay ignored in the service, and a shell cannot trap it there. With `cwd`,
+/// the child starts in that directory (an fd, so a renamed service dir is still found;
+/// tend-scan -F starts every service from its one cwd). Each `(from, to)` of `give` makes
+/// descriptor `from` available to the child as `to` (without close-on-exec); `from` must
+/// not equal `to`.
 ///
 /// Returns the child's pid, or the errno of the failed start: an exec failure (ENOENT,
 /// EACCES, ENOEXEC...) is reported here, as the child never ran.
 pub fn spawn_session(
     path: &CStr,
     args: &[&CStr],
-    give: Option<(RawFd, RawFd)>,
+    cwd: Option<BorrowedFd<'_>>,
+    give: &[(RawFd, RawFd)],
 ) -> Result<u32, Errno> {
-    if give.is_some_and(|(from, to)| from == to) {
+    if give.iter().any(|(from, to)| from == to) {
         return Err(Errno::INVAL);
     }
     let mut argv: Vec<*mut c_char> = args.iter().map(|a| a.as_ptr().cast_mut()).collect();
@@ -60,7 +63,13 @@ pub fn spawn_session(
             let flags = libc::POSIX_SPAWN_SETSID
                 | (libc::POSIX_SPAWN_SETSIGMASK | libc::POSIX_SPAWN_SETSIGDEF) as libc::c_short;
             check(libc::posix_spawnattr_setflags(attr, flags))?;
-            if let Some((from, to)) = give {
+            if let Some(dir) = cwd {
+                check(libc::posix_spawn_file_actions_addfchdir_np(
+                    acts,
+                    dir.as_raw_fd(),
+                ))?;
+            }
+            for &(from, to) in give {
                 check(libc::posix_spawn_file_actions_adddup2(acts, from, to))?;
             }
             check(libc::posix_spawn(

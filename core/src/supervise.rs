@@ -1,9 +1,11 @@
 //! The supervise dir, supervisor side: lock, control and ok fifos, status files.
 //!
-//! Everything is relative to the service dir, which the supervisor makes its cwd.
+//! Everything is relative to the service dir, held open as a descriptor: tend-supervise
+//! opens its cwd, tend-scan -F each service dir it supervises, so a renamed dir is kept.
 use std::cell::RefCell;
-use std::os::fd::{AsFd, OwnedFd};
-use std::path::Path;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use rustix::fs::{self, FlockOperation, Mode, OFlags, RenameFlags};
 use rustix::io::Errno;
@@ -12,29 +14,40 @@ use crate::error::{Ctx, Error};
 use crate::info::Info;
 use crate::status::Status;
 
-/// The supervise dir of the service dir that is the cwd, with its held fds.
+/// A descriptor held in reserve (on /dev/null), shared by the supervise dirs of one
+/// process: out of descriptors (EMFILE), it is closed to make room for writing a status
+/// file, then taken again, so that the status never goes stale for lack of one.
+pub type Spare = Rc<RefCell<Option<OwnedFd>>>;
+
+/// A fresh [`Spare`], holding its descriptor if one is to be had.
+pub fn new_spare() -> Spare {
+    Rc::new(RefCell::new(open_spare()))
+}
+
+/// The supervise dir of a service dir, with its held fds.
 #[derive(Debug)]
 pub struct SuperviseDir {
+    /// The service dir (O_PATH): the base of every path here, and the cwd of what the
+    /// supervisor starts.
+    pub dir: OwnedFd,
     /// The lock file, flocked for our life.
     _lock: OwnedFd,
     /// `alive`, open for reading and writing and flocked for our life ([`make_alive`]).
     _alive: OwnedFd,
-    /// Read end of `control`, non-blocking.
+    /// `control`, open for reading and writing (so that reads never see EOF: we are a
+    /// writer too), non-blocking.
     pub control: OwnedFd,
-    /// Our write end of `control`, so that reads never see EOF.
-    _control_w: OwnedFd,
     /// Read end of `ok`, held so that svok finds a reader.
     _ok: OwnedFd,
     /// Prefix for messages, e.g. "web/supervise".
     name: String,
-    /// A descriptor held in reserve (on /dev/null): out of descriptors (EMFILE), it is
-    /// closed to make room for writing a status file, then taken again, so that the
-    /// status never goes stale for lack of one.
-    spare: RefCell<Option<OwnedFd>>,
+    /// The reserve descriptor.
+    spare: Spare,
 }
 
 impl SuperviseDir {
-    /// Creates (or reuses) `supervise/` in the cwd, takes its lock and opens its fifos.
+    /// Creates (or reuses) `supervise/` in the service dir open as `dir`, takes its lock
+    /// and opens its fifos.
     ///
     /// `shown` is the service dir as the user named it, for messages. A dangling
     /// `supervise` symlink is followed and its target created. A lock held by another
@@ -42,10 +55,17 @@ impl SuperviseDir {
     ///
     /// `control_group`, when given, may also control the service: the fifos get that
     /// group and mode 0620; otherwise they are 0600, the owner's alone.
-    pub fn open(shown: &str, control_group: Option<u32>) -> Result<SuperviseDir, Error> {
+    pub fn open(
+        dir: OwnedFd,
+        shown: &str,
+        control_group: Option<u32>,
+        spare: Spare,
+    ) -> Result<SuperviseDir, Error> {
         let name = format!("{shown}/supervise");
-        make_supervise_dir(&name)?;
-        let lock = fs::open(
+        let at = dir.as_fd();
+        make_supervise_dir(at, &name)?;
+        let lock = fs::openat(
+            at,
             "supervise/lock",
             OFlags::WRONLY | OFlags::CREATE | OFlags::CLOEXEC | OFlags::APPEND,
             Mode::from_raw_mode(0o600),
@@ -65,28 +85,26 @@ impl SuperviseDir {
                 })
             }
         }
-        let alive = make_alive(&name)?;
-        make_fifo("supervise/control", &name, control_group)?;
-        make_fifo("supervise/ok", &name, control_group)?;
-        let rd = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC;
-        let control = fs::open("supervise/control", rd, Mode::empty())
+        let alive = make_alive(at, &name)?;
+        make_fifo(at, "supervise/control", &name, control_group)?;
+        make_fifo(at, "supervise/ok", &name, control_group)?;
+        // Read and write (Linux): one descriptor that never blocks on open and never
+        // reads EOF, where daemontools holds a read end and a write end.
+        let rw = OFlags::RDWR | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        let control = fs::openat(at, "supervise/control", rw, Mode::empty())
             .ctx(|| format!("open {name}/control"))?;
-        let control_w = fs::open(
-            "supervise/control",
-            OFlags::WRONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .ctx(|| format!("open {name}/control"))?;
-        let ok = fs::open("supervise/ok", rd, Mode::empty()).ctx(|| format!("open {name}/ok"))?;
-        remove_spares(&name)?;
+        let rd = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        let ok = fs::openat(at, "supervise/ok", rd, Mode::empty())
+            .ctx(|| format!("open {name}/ok"))?;
+        remove_spares(at, &name)?;
         Ok(SuperviseDir {
+            dir,
             _lock: lock,
             _alive: alive,
             control,
-            _control_w: control_w,
             _ok: ok,
             name,
-            spare: RefCell::new(open_spare()),
+            spare,
         })
     }
 
@@ -130,12 +148,13 @@ impl SuperviseDir {
         let written = pwrite_all(&fd, data).ctx(|| format!("write {}/{file}.new", self.name));
         drop(fd);
         self.restore_spare();
+        let tmp = format!("supervise/{file}.new");
         if let Err(e) = written.and_then(|()| self.exchange(file)) {
-            let _ = fs::unlink(format!("supervise/{file}.new").as_str());
+            let _ = fs::unlinkat(&self.dir, tmp.as_str(), fs::AtFlags::empty());
             return Err(e);
         }
         // The old FILE. Failing here costs nothing now: the next change removes it.
-        let _ = fs::unlink(format!("supervise/{file}.new").as_str());
+        let _ = fs::unlinkat(&self.dir, tmp.as_str(), fs::AtFlags::empty());
         Ok(())
     }
 
@@ -147,6 +166,7 @@ impl SuperviseDir {
             r => return r.ctx(|| format!("create {}/{file}.new", self.name)),
         }
         remove(
+            self.dir.as_fd(),
             &format!("supervise/{file}.new"),
             &format!("{}/{file}.new", self.name),
         )?;
@@ -159,11 +179,11 @@ impl SuperviseDir {
     /// or FILE does not exist yet.
     fn exchange(&self, file: &str) -> Result<(), Error> {
         let (tmp, path) = (format!("supervise/{file}.new"), format!("supervise/{file}"));
-        let cwd = fs::CWD;
-        match fs::renameat_with(cwd, tmp.as_str(), cwd, path.as_str(), RenameFlags::EXCHANGE) {
+        let at = self.dir.as_fd();
+        match fs::renameat_with(at, tmp.as_str(), at, path.as_str(), RenameFlags::EXCHANGE) {
             Ok(()) => Ok(()),
             Err(Errno::NOENT | Errno::INVAL | Errno::NOSYS | Errno::NOTSUP) => {
-                fs::rename(tmp.as_str(), path.as_str())
+                fs::renameat(at, tmp.as_str(), at, path.as_str())
                     .ctx(|| format!("rename {}/{file}.new to {file}", self.name))
             }
             Err(errno) => Err(Error::Sys {
@@ -179,7 +199,7 @@ impl SuperviseDir {
     fn open_new(&self, file: &str) -> rustix::io::Result<OwnedFd> {
         let tmp = format!("supervise/{file}.new");
         let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC;
-        let open = || fs::open(tmp.as_str(), flags, Mode::from_raw_mode(0o644));
+        let open = || fs::openat(&self.dir, tmp.as_str(), flags, Mode::from_raw_mode(0o644));
         match open() {
             Err(Errno::MFILE | Errno::NFILE) if self.spare.borrow_mut().take().is_some() => open(),
             r => r,
@@ -226,9 +246,9 @@ pub fn write_all(fd: impl AsFd, mut data: &[u8]) -> rustix::io::Result<()> {
     Ok(())
 }
 
-/// Removes `path` (shown as `shown`); one that does not exist is fine.
-fn remove(path: &str, shown: &str) -> Result<(), Error> {
-    match fs::unlink(path) {
+/// Removes `path` in `dir` (shown as `shown`); one that does not exist is fine.
+fn remove(dir: BorrowedFd<'_>, path: &str, shown: &str) -> Result<(), Error> {
+    match fs::unlinkat(dir, path, fs::AtFlags::empty()) {
         Ok(()) | Err(Errno::NOENT) => Ok(()),
         Err(errno) => Err(Error::Sys {
             op: format!("remove {shown}"),
@@ -239,9 +259,10 @@ fn remove(path: &str, shown: &str) -> Result<(), Error> {
 
 /// Removes the `.new` files that a supervisor killed mid-change, or a tend before
 /// 2026-12 (which kept one per file), left in the supervise dir.
-fn remove_spares(name: &str) -> Result<(), Error> {
+fn remove_spares(dir: BorrowedFd<'_>, name: &str) -> Result<(), Error> {
     for file in ["status", "stat", "pid", "info"] {
         remove(
+            dir,
             &format!("supervise/{file}.new"),
             &format!("{name}/{file}.new"),
         )?;
@@ -251,8 +272,8 @@ fn remove_spares(name: &str) -> Result<(), Error> {
 
 /// Creates `supervise/` mode 0755 (status and `alive` readable by all; `lock`, `control`
 /// and `ok` are 0600), following a dangling symlink to create its target.
-fn make_supervise_dir(name: &str) -> Result<(), Error> {
-    match fs::mkdir("supervise", Mode::from_raw_mode(0o755)) {
+fn make_supervise_dir(dir: BorrowedFd<'_>, name: &str) -> Result<(), Error> {
+    match fs::mkdirat(dir, "supervise", Mode::from_raw_mode(0o755)) {
         Ok(()) => return Ok(()),
         Err(Errno::EXIST) => {}
         Err(errno) => {
@@ -262,18 +283,33 @@ fn make_supervise_dir(name: &str) -> Result<(), Error> {
             })
         }
     }
-    match fs::stat("supervise") {
+    match fs::statat(dir, "supervise", fs::AtFlags::empty()) {
         Ok(st) if fs::FileType::from_raw_mode(st.st_mode) == fs::FileType::Directory => Ok(()),
         Ok(_) => Err(Error::Invalid(format!(
             "unable to use {name}: not a directory"
         ))),
         Err(Errno::NOENT) => {
             // A dangling symlink: create what it points to, one level, as runit and s6 do.
-            let target =
-                fs::readlink("supervise", Vec::new()).ctx(|| format!("readlink {name}"))?;
-            let target = target.to_string_lossy().into_owned();
-            std::fs::create_dir_all(Path::new(&target)).ctx(|| format!("mkdir {target}"))?;
-            fs::chmod(target.as_str(), Mode::from_raw_mode(0o755)).ctx(|| format!("chmod {target}"))
+            let target = fs::readlinkat(dir, "supervise", Vec::new())
+                .ctx(|| format!("readlink {name}"))?;
+            let target = PathBuf::from(target.to_string_lossy().into_owned());
+            // Relative to the service dir: each missing ancestor, then the target.
+            let mut ancestors: Vec<&Path> = target.ancestors().collect();
+            ancestors.reverse();
+            for p in ancestors.into_iter().filter(|p| !p.as_os_str().is_empty()) {
+                match fs::mkdirat(dir, p, Mode::from_raw_mode(0o755)) {
+                    Ok(()) | Err(Errno::EXIST) => {}
+                    Err(errno) => {
+                        return Err(Error::Sys {
+                            op: format!("mkdir {}", p.display()),
+                            errno,
+                        })
+                    }
+                }
+            }
+            let shown = target.display();
+            fs::chmodat(dir, &target, Mode::from_raw_mode(0o755), fs::AtFlags::empty())
+                .ctx(|| format!("chmod {shown}"))
         }
         Err(errno) => Err(Error::Sys {
             op: format!("stat {name}"),
@@ -289,27 +325,28 @@ fn make_supervise_dir(name: &str) -> Result<(), Error> {
 /// it readable, anyone could hold a shared flock on it and keep every later supervisor
 /// out. `alive` is made as `alive.new`, mode 0600, and locked before it is opened to all
 /// and renamed into place, so nobody else ever holds a lock on it.
-fn make_alive(name: &str) -> Result<OwnedFd, Error> {
+fn make_alive(dir: BorrowedFd<'_>, name: &str) -> Result<OwnedFd, Error> {
     let tmp = "supervise/alive.new";
-    remove(tmp, &format!("{name}/alive.new"))?;
+    remove(dir, tmp, &format!("{name}/alive.new"))?;
     let mode = Mode::from_raw_mode(0o600);
-    fs::mknodat(fs::CWD, tmp, fs::FileType::Fifo, mode, 0)
+    fs::mknodat(dir, tmp, fs::FileType::Fifo, mode, 0)
         .ctx(|| format!("mkfifo {name}/alive.new"))?;
     // Read and write: a fifo opened so never blocks, and we are its writer.
     let flags = OFlags::RDWR | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOFOLLOW;
-    let fd = fs::open(tmp, flags, Mode::empty()).ctx(|| format!("open {name}/alive.new"))?;
+    let fd = fs::openat(dir, tmp, flags, Mode::empty()).ctx(|| format!("open {name}/alive.new"))?;
     fs::flock(&fd, FlockOperation::NonBlockingLockExclusive)
         .ctx(|| format!("lock {name}/alive.new"))?;
     fs::fchmod(&fd, Mode::from_raw_mode(0o644)).ctx(|| format!("chmod {name}/alive.new"))?;
-    fs::rename(tmp, "supervise/alive").ctx(|| format!("rename {name}/alive.new to alive"))?;
+    fs::renameat(dir, tmp, dir, "supervise/alive")
+        .ctx(|| format!("rename {name}/alive.new to alive"))?;
     Ok(fd)
 }
 
 /// Makes `path` a fifo of mode 0600, keeping an existing fifo.
-fn make_fifo(path: &str, name: &str, group: Option<u32>) -> Result<(), Error> {
+fn make_fifo(dir: BorrowedFd<'_>, path: &str, name: &str, group: Option<u32>) -> Result<(), Error> {
     let file = path.rsplit('/').next().unwrap_or(path);
     match fs::mknodat(
-        fs::CWD,
+        dir,
         path,
         fs::FileType::Fifo,
         Mode::from_raw_mode(0o600),
@@ -323,7 +360,8 @@ fn make_fifo(path: &str, name: &str, group: Option<u32>) -> Result<(), Error> {
             })
         }
     }
-    let st = fs::lstat(path).ctx(|| format!("stat {name}/{file}"))?;
+    let st = fs::statat(dir, path, fs::AtFlags::SYMLINK_NOFOLLOW)
+        .ctx(|| format!("stat {name}/{file}"))?;
     if fs::FileType::from_raw_mode(st.st_mode) != fs::FileType::Fifo {
         return Err(Error::Invalid(format!(
             "unable to use {name}/{file}: not a fifo"
@@ -333,11 +371,12 @@ fn make_fifo(path: &str, name: &str, group: Option<u32>) -> Result<(), Error> {
     let mode = match group {
         Some(gid) => {
             let gid = Some(rustix::fs::Gid::from_raw(gid));
-            fs::chownat(fs::CWD, path, None, gid, fs::AtFlags::SYMLINK_NOFOLLOW)
+            fs::chownat(dir, path, None, gid, fs::AtFlags::SYMLINK_NOFOLLOW)
                 .ctx(|| format!("chgrp {name}/{file}"))?;
             0o620
         }
         None => 0o600,
     };
-    fs::chmod(path, Mode::from_raw_mode(mode)).ctx(|| format!("chmod {name}/{file}"))
+    fs::chmodat(dir, path, Mode::from_raw_mode(mode), fs::AtFlags::empty())
+        .ctx(|| format!("chmod {name}/{file}"))
 }

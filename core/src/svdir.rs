@@ -1,6 +1,6 @@
 //! Service dirs: `$SVDIR` name resolution and the service-dir files of DESIGN.md section 4.
 use std::ffi::{OsStr, OsString};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -91,13 +91,22 @@ impl Settings {
     /// one-line complaint (e.g. "ignoring timeout-kill: not a number of milliseconds: x")
     /// to the returned list, so the supervisor can warn without stopping.
     pub fn read(dir: &Path) -> (Settings, Vec<String>) {
+        match open_dir(dir) {
+            Ok(fd) => Settings::read_at(fd.as_fd()),
+            Err(_) => (Settings::default(), Vec::new()),
+        }
+    }
+
+    /// As [`Settings::read`], in the directory open as `dir`.
+    pub fn read_at(dir: BorrowedFd<'_>) -> (Settings, Vec<String>) {
         let (s, bad, _) = Settings::read_noting_fds(dir);
         (s, bad)
     }
 
-    /// As [`Settings::read`], but fails with EMFILE or ENFILE if a file could not be read
-    /// for lack of a descriptor (a spawn would fail too; the settings in force should stay).
-    pub fn read_checked(dir: &Path) -> Result<(Settings, Vec<String>), Errno> {
+    /// As [`Settings::read_at`], but fails with EMFILE or ENFILE if a file could not be
+    /// read for lack of a descriptor (a spawn would fail too; the settings in force should
+    /// stay).
+    pub fn read_checked_at(dir: BorrowedFd<'_>) -> Result<(Settings, Vec<String>), Errno> {
         match Settings::read_noting_fds(dir) {
             (_, _, Some(errno)) => Err(errno),
             (s, bad, None) => Ok((s, bad)),
@@ -105,7 +114,7 @@ impl Settings {
     }
 
     /// Reads the settings, noting whether descriptors ran out.
-    fn read_noting_fds(dir: &Path) -> (Settings, Vec<String>, Option<Errno>) {
+    fn read_noting_fds(dir: BorrowedFd<'_>) -> (Settings, Vec<String>, Option<Errno>) {
         let mut s = Settings::default();
         let mut bad = Vec::new();
         let mut out_of_fds = None;
@@ -116,8 +125,15 @@ impl Settings {
             }
             r.ok().flatten()
         };
-        s.down = dir.join("down").symlink_metadata().is_ok();
-        s.check = rustix::fs::access(dir.join("check"), rustix::fs::Access::EXEC_OK).is_ok();
+        let nofollow = rustix::fs::AtFlags::SYMLINK_NOFOLLOW;
+        s.down = rustix::fs::statat(dir, "down", nofollow).is_ok();
+        s.check = rustix::fs::accessat(
+            dir,
+            "check",
+            rustix::fs::Access::EXEC_OK,
+            rustix::fs::AtFlags::empty(),
+        )
+        .is_ok();
         if let Some(text) = read_small("notification-fd", &mut bad) {
             match text.trim().parse::<i32>() {
                 Ok(n) if (3..=MAX_NOTIFICATION_FD).contains(&n) => s.notification_fd = Some(n),
@@ -158,6 +174,18 @@ impl Settings {
 /// members may control the service. `Ok(None)` when the file is absent; a complaint when
 /// it is unreadable or names no group (the fifos then stay the owner's alone).
 pub fn read_control_group(dir: &Path) -> Result<Option<u32>, String> {
+    match open_dir(dir) {
+        Ok(fd) => read_control_group_at(fd.as_fd()),
+        Err(errno) => Err(format!(
+            "ignoring control-group: unable to open {}: {}",
+            show(dir),
+            crate::error::describe(errno)
+        )),
+    }
+}
+
+/// As [`read_control_group`], in the directory open as `dir`.
+pub fn read_control_group_at(dir: BorrowedFd<'_>) -> Result<Option<u32>, String> {
     let mut bad = Vec::new();
     let Some(text) = read_small(dir, "control-group", &mut bad).ok().flatten() else {
         return match bad.pop() {
@@ -199,26 +227,53 @@ pub fn parse_ms(text: &str) -> Option<u64> {
         .filter(|&ms| ms <= MAX_TIMEOUT_MS)
 }
 
-/// Reads a settings file of at most 64 bytes as text; `None` if absent. Unreadable or
-/// oversized files add a complaint.
-fn read_small(dir: &Path, name: &str, bad: &mut Vec<String>) -> Result<Option<String>, Errno> {
-    match std::fs::read(dir.join(name)) {
-        Ok(b) if b.len() > 64 => {
+/// Opens the directory `dir` for use as the base of *at calls (O_PATH: no read right
+/// needed).
+pub fn open_dir(dir: &Path) -> Result<OwnedFd, Errno> {
+    use rustix::fs::{Mode, OFlags};
+    let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    rustix::fs::open(dir, flags, Mode::empty())
+}
+
+/// Reads a settings file of at most 64 bytes in `dir` as text; `None` if absent.
+/// Unreadable or oversized files add a complaint. A fifo put there does not block the
+/// read (O_NONBLOCK): the supervisor must not hang on a file.
+fn read_small(dir: BorrowedFd<'_>, name: &str, bad: &mut Vec<String>) -> Result<Option<String>, Errno> {
+    use rustix::fs::{Mode, OFlags};
+    let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK;
+    let mut buf = [0u8; 65];
+    let r = rustix::fs::openat(dir, name, flags, Mode::empty()).and_then(|fd| {
+        let mut len = 0;
+        while let Some(rest) = buf.get_mut(len..).filter(|r| !r.is_empty()) {
+            match rustix::io::read(&fd, rest) {
+                Ok(0) => break,
+                Ok(n) => len += n,
+                Err(Errno::INTR) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(len)
+    });
+    match r {
+        Ok(len) if len > 64 => {
             bad.push(format!("ignoring {name}: longer than 64 bytes"));
             Ok(None)
         }
-        Ok(b) => match String::from_utf8(b) {
+        Ok(len) => match String::from_utf8(buf.get(..len).unwrap_or_default().to_vec()) {
             Ok(t) => Ok(Some(t)),
             Err(_) => {
                 bad.push(format!("ignoring {name}: not text"));
                 Ok(None)
             }
         },
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => {
-            bad.push(format!("ignoring {name}: unable to read it: {e}"));
-            match Errno::from_io_error(&e) {
-                Some(errno @ (Errno::MFILE | Errno::NFILE)) => Err(errno),
+        Err(Errno::NOENT) => Ok(None),
+        Err(errno) => {
+            bad.push(format!(
+                "ignoring {name}: unable to read it: {}",
+                crate::error::describe(errno)
+            ));
+            match errno {
+                Errno::MFILE | Errno::NFILE => Err(errno),
                 _ => Ok(None),
             }
         }
