@@ -313,3 +313,55 @@ impl Rng {
         self.0 % n
     }
 }
+
+/// How tend-scan runs the supervising: a `tend-supervise` process per service dir and per
+/// `log/` (pair mode, the default), or every one of them inside tend-scan (flat mode, -F).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// `tend-scan DIR`.
+    Pair,
+    /// `tend-scan -F DIR`.
+    Flat,
+}
+
+impl Mode {
+    /// tend-scan's arguments that choose this mode.
+    pub fn scan_args(self) -> &'static [&'static str] {
+        match self {
+            Mode::Pair => &[],
+            Mode::Flat => &["-F"],
+        }
+    }
+
+    /// The prefix of the messages about service dir `name` (as tend-scan or the test
+    /// named it): from its tend-supervise, or from tend-scan itself.
+    pub fn prog(self, name: &str) -> String {
+        match self {
+            Mode::Pair => format!("tend-supervise {name}"),
+            Mode::Flat => format!("tend-scan {name}"),
+        }
+    }
+}
+
+/// Defines a test run in both modes, as `NAME::pair` and `NAME::flat`: one body, given
+/// the [`Mode`] as its one argument.
+macro_rules! both_modes {
+    ($(#[$attr:meta])* fn $name:ident($mode:ident) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            $(#[$attr])*
+            #[test]
+            fn pair() {
+                body($crate::common::Mode::Pair)
+            }
+            $(#[$attr])*
+            #[test]
+            fn flat() {
+                body($crate::common::Mode::Flat)
+            }
+            fn body($mode: $crate::common::Mode) $body
+        }
+    };
+}
+pub(crate) use both_modes;

@@ -1,5 +1,7 @@
 //! tend-scan: the scanner. Runs `tend-supervise NAME` (and `tend-supervise NAME/log`, joined
 //! by a pipe it holds) for every service dir of a scan dir, learning of changes from inotify.
+//! With -F (flat mode) it runs no supervisor processes: each would-be supervisor is a
+//! [`Unit`] in this process, which the scanner's policy knows by an id in place of a pid.
 //!
 //! The policy lives in `tend_core::scan`; this file does the system calls: reading the scan
 //! dir, inotify, signals, spawning, reaping, pipes.
@@ -11,6 +13,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use libc::{SIGALRM, SIGCHLD, SIGHUP, SIGINT, SIGTERM};
@@ -19,6 +22,7 @@ use rustix::fs::inotify::{self, CreateFlags, ReadFlags, WatchFlags};
 use rustix::fs::{FileType, Stat};
 use rustix::io::Errno;
 use rustix::process::{Pid, Resource, Signal, WaitOptions};
+use tend::unit::Unit;
 use tend::{fatal, say, usage, warn};
 use tend_core::scan::{Action, Entry, Exit, Key, Level, LogDir, Mask, Scanner, Side, Sig};
 use tend_core::signals::Signals;
@@ -27,17 +31,22 @@ use tend_core::timer::poll_until;
 use tend_core::{Ctx, Error};
 
 const PROG: &str = "tend-scan";
-const SYNOPSIS: &str = "tend-scan [ -t timeout ] [ scandir ]";
+const SYNOPSIS: &str = "tend-scan [ -F ] [ -t timeout ] [ scandir ]";
 /// Default for `-t`: how long services get to stop before SIGKILL.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long after a failed full scan (out of descriptors, say) it is tried again.
 const SCAN_RETRY: Duration = Duration::from_secs(5);
+/// In flat mode, the ids that stand for units where the scanner's policy expects pids:
+/// above every pid (Linux's pid_max is at most 2^22).
+const FIRST_UNIT_ID: u32 = 1 << 31;
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
 struct Args {
     dir: PathBuf,
     timeout: Duration,
+    /// -F: supervise every service in this process.
+    flat: bool,
 }
 
 pub fn start(args: tend::Args) -> u8 {
@@ -54,9 +63,10 @@ pub fn start(args: tend::Args) -> u8 {
 fn parse_args(argv: impl IntoIterator<Item = OsString>) -> Result<Args, lexopt::Error> {
     use lexopt::prelude::*;
     let mut p = lexopt::Parser::from_args(argv);
-    let (mut dir, mut timeout) = (None, DEFAULT_TIMEOUT);
+    let (mut dir, mut timeout, mut flat) = (None, DEFAULT_TIMEOUT, false);
     while let Some(arg) = p.next()? {
         match arg {
+            Short('F') | Long("flat") => flat = true,
             Short('t') => {
                 let v = p.value()?;
                 let text = v.to_string_lossy();
@@ -71,6 +81,7 @@ fn parse_args(argv: impl IntoIterator<Item = OsString>) -> Result<Args, lexopt::
     Ok(Args {
         dir: dir.unwrap_or_else(tend_core::svdir::svdir),
         timeout,
+        flat,
     })
 }
 
@@ -98,7 +109,12 @@ fn run(args: &Args) -> Result<(), Error> {
     let scan_wd = inotify::add_watch(&inot, ".", scan_dir_mask())
         .ctx(|| format!("watch {shown} with inotify"))?;
     let sigs = Signals::install(&[SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGALRM])?;
+    let flat = match args.flat {
+        true => Some(Flat::new()?),
+        false => None,
+    };
     let mut world = World {
+        flat,
         scanner: Scanner::new(args.timeout),
         supervise: supervisor_program(),
         inot,
@@ -115,14 +131,36 @@ fn run(args: &Args) -> Result<(), Error> {
             world.full_scan();
             continue;
         }
-        let (sig_ready, inot_ready) = {
-            let mut fds = [
+        let (sig_ready, inot_ready, units_ready) = {
+            let mut fds = vec![
                 PollFd::new(sigs.fd(), PollFlags::IN),
                 PollFd::new(&world.inot, PollFlags::IN),
             ];
-            let wake = [world.scanner.deadline(), world.scan_retry];
-            poll_until(&mut fds, wake.into_iter().flatten().min())?;
-            (!fds[0].revents().is_empty(), !fds[1].revents().is_empty())
+            let mut owners = Vec::new();
+            let mut wake = [world.scanner.deadline(), world.scan_retry]
+                .into_iter()
+                .flatten()
+                .min();
+            if let Some(flat) = &world.flat {
+                for (&id, unit) in &flat.units {
+                    for (i, fd) in unit.fds().into_iter().enumerate() {
+                        if let Some(fd) = fd {
+                            fds.push(PollFd::from_borrowed_fd(fd, PollFlags::IN));
+                            owners.push((id, i));
+                        }
+                    }
+                    wake = [wake, unit.deadline()].into_iter().flatten().min();
+                }
+            }
+            poll_until(&mut fds, wake)?;
+            let ready = |i: usize| fds.get(i).is_some_and(|f| !f.revents().is_empty());
+            let units: Vec<(u32, usize)> = owners
+                .iter()
+                .enumerate()
+                .filter(|(k, _)| ready(k + 2))
+                .map(|(_, o)| *o)
+                .collect();
+            (ready(0), ready(1), units)
         };
         if sig_ready {
             // Reap first: a supervisor that died just before a SIGTERM must be known dead
@@ -143,6 +181,15 @@ fn run(args: &Args) -> Result<(), Error> {
         if inot_ready {
             world.read_inotify();
         }
+        for (id, which) in units_ready {
+            if let Some(flat) = &mut world.flat {
+                if let Some(unit) = flat.units.get_mut(&id) {
+                    unit.ready(which);
+                    flat.touched.insert(id);
+                }
+            }
+        }
+        world.settle_units();
         if world.scan_retry.is_some_and(|t| Instant::now() >= t) {
             world.rescan = true;
         }
@@ -152,8 +199,42 @@ fn run(args: &Args) -> Result<(), Error> {
     Ok(())
 }
 
+/// Flat mode's units, with what they share.
+struct Flat {
+    /// Every unit by its id.
+    units: HashMap<u32, Unit>,
+    /// The id of the next unit.
+    next_id: u32,
+    /// Units that had input or a child reaped since they last settled.
+    touched: HashSet<u32>,
+    /// One reserve descriptor for all the supervise dirs.
+    spare: tend_core::supervise::Spare,
+    /// /dev/null, the stdin of services (as tend-supervise's stdin is in pair mode).
+    null: Rc<OwnedFd>,
+}
+
+impl Flat {
+    fn new() -> Result<Flat, Error> {
+        let null = rustix::fs::open(
+            "/dev/null",
+            rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .ctx(|| "open /dev/null".into())?;
+        Ok(Flat {
+            units: HashMap::new(),
+            next_id: FIRST_UNIT_ID,
+            touched: HashSet::new(),
+            spare: tend_core::supervise::new_spare(),
+            null: Rc::new(null),
+        })
+    }
+}
+
 /// The scanner with everything its actions touch.
 struct World {
+    /// Flat mode (-F): the units that stand for supervisors.
+    flat: Option<Flat>,
     scanner: Scanner,
     /// The `tend-supervise` program to run.
     supervise: PathBuf,
@@ -163,7 +244,7 @@ struct World {
     watches: HashMap<i32, (Key, Side)>,
     watched: HashMap<(Key, Side), i32>,
     /// The pipes between services and their loggers: (read end, write end).
-    pipes: HashMap<Key, (Option<OwnedFd>, Option<OwnedFd>)>,
+    pipes: HashMap<Key, (Option<Rc<OwnedFd>>, Option<Rc<OwnedFd>>)>,
     /// A full scan is due.
     rescan: bool,
     /// The last full scan failed: when to try again.
@@ -197,12 +278,21 @@ impl World {
         loop {
             match rustix::process::wait(WaitOptions::NOHANG) {
                 Ok(Some((pid, st))) => {
+                    let pid = pid.as_raw_nonzero().get().unsigned_abs();
+                    if let Some(flat) = &mut self.flat {
+                        // A unit's child: only the unit cares.
+                        if let Some((&id, unit)) = flat.units.iter_mut().find(|(_, u)| u.owns(pid))
+                        {
+                            unit.reaped(pid, st);
+                            flat.touched.insert(id);
+                            continue;
+                        }
+                    }
                     let exit = match (st.exit_status(), st.terminating_signal()) {
                         (Some(c), _) => Exit::Code(c),
                         (None, Some(s)) => Exit::Signal(s),
                         (None, None) => continue,
                     };
-                    let pid = pid.as_raw_nonzero().get().unsigned_abs();
                     let acts = self.scanner.child_exited(pid, exit, Instant::now());
                     self.perform(acts);
                 }
@@ -327,6 +417,12 @@ impl World {
                         todo.push_front(a);
                     }
                 }
+                Action::Signal { pid, sig } if self.is_unit(pid) => {
+                    let more = self.signal_unit(pid, sig);
+                    for a in more.into_iter().rev() {
+                        todo.push_front(a);
+                    }
+                }
                 Action::Signal { pid, sig } => {
                     let sig = match sig {
                         Sig::Term => Signal::TERM,
@@ -406,8 +502,80 @@ impl World {
         }
     }
 
-    /// Starts `tend-supervise PATH`; returns its pid or why it could not start.
+    /// Whether `pid` is a unit's id (flat mode).
+    fn is_unit(&self, pid: u32) -> bool {
+        self.flat
+            .as_ref()
+            .is_some_and(|f| f.units.contains_key(&pid))
+    }
+
+    /// Tells a unit what the scanner would signal to a supervisor: TERM (bring the service
+    /// down, then end), HUP (end once it is down), KILL (its processes are killed, and it
+    /// ends now). Returns the scanner's answer when the unit ended.
+    fn signal_unit(&mut self, id: u32, sig: Sig) -> Vec<Action> {
+        let Some(unit) = self.flat.as_mut().and_then(|f| f.units.get_mut(&id)) else {
+            return Vec::new();
+        };
+        let exit = match sig {
+            Sig::Term => {
+                unit.event(tend_core::supervisor::Event::Term);
+                unit.settle();
+                Exit::Code(0)
+            }
+            Sig::Hup => {
+                unit.event(tend_core::supervisor::Event::Hup);
+                unit.settle();
+                Exit::Code(0)
+            }
+            Sig::Kill => {
+                unit.kill();
+                Exit::Signal(libc::SIGKILL)
+            }
+        };
+        if sig != Sig::Kill && !unit.exited() {
+            return Vec::new();
+        }
+        self.end_unit(id, exit)
+    }
+
+    /// Drops a unit that ended (closing its supervise dir and lock) and tells the scanner.
+    fn end_unit(&mut self, id: u32, exit: Exit) -> Vec<Action> {
+        if let Some(flat) = &mut self.flat {
+            flat.units.remove(&id);
+            flat.touched.remove(&id);
+        }
+        self.scanner.child_exited(id, exit, Instant::now())
+    }
+
+    /// Settles the units that were touched or whose deadline passed; ends those that are
+    /// done.
+    fn settle_units(&mut self) {
+        let Some(flat) = &mut self.flat else {
+            return;
+        };
+        let now = Instant::now();
+        let mut ended = Vec::new();
+        for (&id, unit) in flat.units.iter_mut() {
+            if flat.touched.contains(&id) || unit.deadline().is_some_and(|d| d <= now) {
+                unit.settle();
+                if unit.exited() {
+                    ended.push(id);
+                }
+            }
+        }
+        flat.touched.clear();
+        for id in ended {
+            let acts = self.end_unit(id, Exit::Code(0));
+            self.perform(acts);
+        }
+    }
+
+    /// Starts what stands for the supervisor of a service's side: `tend-supervise PATH`,
+    /// or in flat mode a unit. Returns its pid (a unit's id) or why it could not start.
     fn spawn(&mut self, key: Key, side: Side, piped: bool) -> Result<u32, String> {
+        if self.flat.is_some() {
+            return self.spawn_unit(key, side, piped);
+        }
         let path = self.path(key, side).ok_or("unknown service")?;
         let mut cmd = Command::new(&self.supervise);
         cmd.arg0("tend-supervise")
@@ -433,24 +601,103 @@ impl World {
         Ok(child.id())
     }
 
+    /// Takes charge of a service's side in this process (flat mode): a unit on the
+    /// service dir (or its log/), with the pipe as stdout (`Main`) or stdin (`Log`).
+    fn spawn_unit(&mut self, key: Key, side: Side, piped: bool) -> Result<u32, String> {
+        let path = self.path(key, side).ok_or("unknown service")?;
+        let shown = path.to_string_lossy().into_owned();
+        let dir = tend_core::svdir::open_dir(&path).map_err(|errno| {
+            format!(
+                "unable to open {shown}: {}",
+                tend_core::error::describe(errno)
+            )
+        })?;
+        let pipe = match piped {
+            true => Some(self.pipe_ends(key)?),
+            false => None,
+        };
+        let flat = self.flat.as_mut().ok_or("not in flat mode")?;
+        let stdio = match (side, pipe) {
+            (Side::Main, p) => tend::unit::Stdio {
+                stdin: Some(flat.null.clone()),
+                stdout: p.map(|(_, w)| w),
+            },
+            (Side::Log, p) => tend::unit::Stdio {
+                stdin: p.map(|(r, _)| r),
+                stdout: None,
+            },
+        };
+        let prog = format!("{PROG} {shown}");
+        let unit =
+            Unit::open(prog, dir, &shown, stdio, flat.spare.clone()).map_err(|e| e.to_string())?;
+        let id = flat.next_id;
+        flat.next_id = flat.next_id.wrapping_add(1).max(FIRST_UNIT_ID);
+        flat.units.insert(id, unit);
+        Ok(id)
+    }
+
     /// Fresh duplicates of both ends of the service's pipe, creating it if needed.
     fn pipe(&mut self, key: Key) -> Result<(OwnedFd, OwnedFd), String> {
-        let ends = match self.pipes.entry(key) {
-            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
-            std::collections::hash_map::Entry::Vacant(v) => {
-                let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
-                    .ctx(|| "create a pipe".into())
-                    .map_err(|e| e.to_string())?;
-                v.insert((Some(r), Some(w)))
-            }
-        };
-        let dup = |fd: &Option<OwnedFd>| -> Result<OwnedFd, String> {
-            let fd = fd.as_ref().ok_or("pipe already closed")?;
+        let (r, w) = self.pipe_ends(key)?;
+        let dup = |fd: &OwnedFd| -> Result<OwnedFd, String> {
             rustix::io::fcntl_dupfd_cloexec(fd, 0)
                 .ctx(|| "duplicate a pipe end".into())
                 .map_err(|e| e.to_string())
         };
-        Ok((dup(&ends.0)?, dup(&ends.1)?))
+        Ok((dup(&r)?, dup(&w)?))
+    }
+
+    /// Both ends of the service's pipe, creating it if needed: in flat mode, the pipe a
+    /// killed tend-scan -F left between the service and its logger, if they still run.
+    fn pipe_ends(&mut self, key: Key) -> Result<(Rc<OwnedFd>, Rc<OwnedFd>), String> {
+        if !self.pipes.contains_key(&key) {
+            let found = self.flat.as_ref().and_then(|_| self.recover_pipe(key));
+            let (r, w) = match found {
+                Some(ends) => ends,
+                None => rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+                    .ctx(|| "create a pipe".into())
+                    .map_err(|e| e.to_string())?,
+            };
+            self.pipes.insert(key, (Some(Rc::new(r)), Some(Rc::new(w))));
+        }
+        match self.pipes.get(&key) {
+            Some((Some(r), Some(w))) => Ok((r.clone(), w.clone())),
+            _ => Err("pipe already closed".into()),
+        }
+    }
+
+    /// The pipe between a service and its logger that a killed tend-scan -F left: the
+    /// stdin of the logger (or the stdout of the daemon) it recorded as running, opened
+    /// again through /proc, so that a restarted daemon writes where the adopted logger
+    /// reads. Both ends are blocking, as a fresh pipe's are.
+    fn recover_pipe(&self, key: Key) -> Option<(OwnedFd, OwnedFd)> {
+        use rustix::fs::{Mode, OFlags};
+        for (side, fd) in [(Side::Log, 0), (Side::Main, 1)] {
+            let Some(pid) = self.path(key, side).and_then(|p| recorded_process(&p)) else {
+                continue;
+            };
+            let proc = format!("/proc/{pid}/fd/{fd}");
+            let fifo = rustix::fs::stat(proc.as_str())
+                .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Fifo);
+            if !fifo {
+                continue;
+            }
+            // The read end first: a pipe opened for writing needs a reader.
+            let flags = OFlags::NONBLOCK | OFlags::CLOEXEC;
+            let Ok(r) = rustix::fs::open(proc.as_str(), OFlags::RDONLY | flags, Mode::empty())
+            else {
+                continue;
+            };
+            let Ok(w) = rustix::fs::open(proc.as_str(), OFlags::WRONLY | flags, Mode::empty())
+            else {
+                continue;
+            };
+            let blocking = |fd: &OwnedFd| rustix::fs::fcntl_setfl(fd, OFlags::empty()).is_ok();
+            if blocking(&r) && blocking(&w) {
+                return Some((r, w));
+            }
+        }
+        None
     }
 
     /// Finds the daemon (or logger) a killed supervisor left running, as the supervisor's
@@ -463,22 +710,14 @@ impl World {
             return None;
         }
         let path = self.path(key, side)?;
-        let st = tend_core::control::read_status(&path).ok()?;
-        if st.state != RunState::Run || st.pid == 0 {
-            return None;
-        }
-        let info = tend_core::control::read_info(&path)?;
-        let ps = tend_core::procstat::read(st.pid)?;
-        if info.pstart != Some(ps.start) || ps.session != st.pid || ps.zombie {
-            return None;
-        }
-        let pid = i32::try_from(st.pid).ok().and_then(Pid::from_raw)?;
+        let found = recorded_process(&path)?;
+        let pid = i32::try_from(found).ok().and_then(Pid::from_raw)?;
         if side == Side::Main {
             let (settings, _) = tend_core::svdir::Settings::read(&path);
             let _ = rustix::process::kill_process(pid, settings.down_signal);
             let _ = rustix::process::kill_process(pid, Signal::CONT);
         }
-        Some(st.pid)
+        Some(found)
     }
 
     /// SIGKILLs the session of the daemon a supervisor left in its status file.
@@ -495,6 +734,22 @@ impl World {
         let _ = rustix::process::kill_process_group(pid, Signal::KILL);
         let _ = rustix::process::kill_process(pid, Signal::KILL);
     }
+}
+
+/// The process that the supervise files of service dir `path` say runs, if it still
+/// does: the same start time and still its own session, so a reused pid is never taken
+/// for it.
+fn recorded_process(path: &Path) -> Option<u32> {
+    let st = tend_core::control::read_status(path).ok()?;
+    if st.state != RunState::Run || st.pid == 0 {
+        return None;
+    }
+    let info = tend_core::control::read_info(path)?;
+    let ps = tend_core::procstat::read(st.pid)?;
+    if info.pstart != Some(ps.start) || ps.session != st.pid || ps.zombie {
+        return None;
+    }
+    Some(st.pid)
 }
 
 /// Mask of the scan dir's watch: entries appearing, disappearing, changing.
@@ -611,7 +866,8 @@ mod tests {
             args(&["-t", "2s", "/srv"]),
             Ok(Args {
                 dir: "/srv".into(),
-                timeout: Duration::from_secs(2)
+                timeout: Duration::from_secs(2),
+                flat: false,
             })
         );
         assert_eq!(args(&["/srv"]).map(|a| a.timeout), Ok(DEFAULT_TIMEOUT));
@@ -619,6 +875,8 @@ mod tests {
             args(&["-t500ms", "x"]).map(|a| a.timeout),
             Ok(Duration::from_millis(500))
         );
+        assert_eq!(args(&["-F", "x"]).map(|a| a.flat), Ok(true));
+        assert_eq!(args(&["--flat"]).map(|a| a.flat), Ok(true));
         assert!(args(&["-t", "soon", "x"]).is_err());
         assert!(args(&["a", "b"]).is_err());
         assert!(args(&["-x"]).is_err());

@@ -85,7 +85,11 @@ fn serve(prog: &str, shown: &str) -> Result<(), Error> {
             poll_until(&mut fds, unit.deadline())?;
             let mut ready = [false; 4];
             for (k, f) in fds.iter().enumerate() {
-                let slot = if k == 0 { Some(0) } else { which.get(k - 1).map(|i| i + 1) };
+                let slot = if k == 0 {
+                    Some(0)
+                } else {
+                    which.get(k - 1).map(|i| i + 1)
+                };
                 if let Some(r) = slot.and_then(|s| ready.get_mut(s)) {
                     *r = !f.revents().is_empty();
                 }
