@@ -67,7 +67,9 @@ impl SuperviseDir {
         let lock = fs::openat(
             at,
             "supervise/lock",
-            OFlags::WRONLY | OFlags::CREATE | OFlags::CLOEXEC | OFlags::APPEND,
+            // Non-blocking: a fifo put there must not hang the open (in tend-scan -F,
+            // every service with it).
+            OFlags::WRONLY | OFlags::CREATE | OFlags::CLOEXEC | OFlags::APPEND | OFlags::NONBLOCK,
             Mode::from_raw_mode(0o600),
         )
         .ctx(|| format!("open {name}/lock"))?;
@@ -94,8 +96,8 @@ impl SuperviseDir {
         let control = fs::openat(at, "supervise/control", rw, Mode::empty())
             .ctx(|| format!("open {name}/control"))?;
         let rd = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC;
-        let ok = fs::openat(at, "supervise/ok", rd, Mode::empty())
-            .ctx(|| format!("open {name}/ok"))?;
+        let ok =
+            fs::openat(at, "supervise/ok", rd, Mode::empty()).ctx(|| format!("open {name}/ok"))?;
         remove_spares(at, &name)?;
         Ok(SuperviseDir {
             dir,
@@ -290,8 +292,8 @@ fn make_supervise_dir(dir: BorrowedFd<'_>, name: &str) -> Result<(), Error> {
         ))),
         Err(Errno::NOENT) => {
             // A dangling symlink: create what it points to, one level, as runit and s6 do.
-            let target = fs::readlinkat(dir, "supervise", Vec::new())
-                .ctx(|| format!("readlink {name}"))?;
+            let target =
+                fs::readlinkat(dir, "supervise", Vec::new()).ctx(|| format!("readlink {name}"))?;
             let target = PathBuf::from(target.to_string_lossy().into_owned());
             // Relative to the service dir: each missing ancestor, then the target.
             let mut ancestors: Vec<&Path> = target.ancestors().collect();
@@ -308,8 +310,13 @@ fn make_supervise_dir(dir: BorrowedFd<'_>, name: &str) -> Result<(), Error> {
                 }
             }
             let shown = target.display();
-            fs::chmodat(dir, &target, Mode::from_raw_mode(0o755), fs::AtFlags::empty())
-                .ctx(|| format!("chmod {shown}"))
+            fs::chmodat(
+                dir,
+                &target,
+                Mode::from_raw_mode(0o755),
+                fs::AtFlags::empty(),
+            )
+            .ctx(|| format!("chmod {shown}"))
         }
         Err(errno) => Err(Error::Sys {
             op: format!("stat {name}"),
@@ -345,13 +352,7 @@ fn make_alive(dir: BorrowedFd<'_>, name: &str) -> Result<OwnedFd, Error> {
 /// Makes `path` a fifo of mode 0600, keeping an existing fifo.
 fn make_fifo(dir: BorrowedFd<'_>, path: &str, name: &str, group: Option<u32>) -> Result<(), Error> {
     let file = path.rsplit('/').next().unwrap_or(path);
-    match fs::mknodat(
-        dir,
-        path,
-        fs::FileType::Fifo,
-        Mode::from_raw_mode(0o600),
-        0,
-    ) {
+    match fs::mknodat(dir, path, fs::FileType::Fifo, Mode::from_raw_mode(0o600), 0) {
         Ok(()) | Err(Errno::EXIST) => {}
         Err(errno) => {
             return Err(Error::Sys {

@@ -238,7 +238,11 @@ pub fn open_dir(dir: &Path) -> Result<OwnedFd, Errno> {
 /// Reads a settings file of at most 64 bytes in `dir` as text; `None` if absent.
 /// Unreadable or oversized files add a complaint. A fifo put there does not block the
 /// read (O_NONBLOCK): the supervisor must not hang on a file.
-fn read_small(dir: BorrowedFd<'_>, name: &str, bad: &mut Vec<String>) -> Result<Option<String>, Errno> {
+fn read_small(
+    dir: BorrowedFd<'_>,
+    name: &str,
+    bad: &mut Vec<String>,
+) -> Result<Option<String>, Errno> {
     use rustix::fs::{Mode, OFlags};
     let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK;
     let mut buf = [0u8; 65];
