@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Bring-up of many unlogged services, and the cost of a status change, per file system.
 
-usage: bench/many-services.py [-n N] [--trials T] [--fs ext4,tmpfs] [--suites tend,tend-before,daemontools,runit]
+usage: bench/many-services.py [-n N] [--trials T] [--fs ext4,tmpfs] [--suites tend,tend-flat,tend-before,daemontools,runit]
                               [--changes K]
 
 bring-up: N service dirs (default 1000) in a scan dir on the file system under test, each
@@ -21,8 +21,9 @@ file shows the new pid, median over the rounds. The run script reports its pid a
 the supervisor wrote the status, or before: this times the whole restart, status
 included, as a reader of the status file sees it.
 
-Suites: tend (target/release, or TEND_BIN=DIR), tend-before (TEND_BEFORE=DIR, e.g. an
-older build, for before/after in one interleaved run), daemontools (/usr/bin/svscan),
+Suites: tend (target/release, or TEND_BIN=DIR), tend-flat (the same tend-scan with -F),
+tend-before (TEND_BEFORE=DIR, e.g. an older build, for before/after in one interleaved
+run), daemontools (/usr/bin/svscan),
 runit (/usr/bin/runsvdir), and floor: no supervisor, one Python process that
 posix_spawns every run script (bring-up only; what the run scripts alone cost). Each trial runs every suite in turn on every file system, so
 noise hits them alike; the tables give medians with min-max, and each suite's median
@@ -51,6 +52,7 @@ BEFORE = os.environ.get("TEND_BEFORE")
 
 SUITES = {
     "tend": [f"{TEND}/tend-scan"],
+    "tend-flat": [f"{TEND}/tend-scan", "-F"],
     "tend-before": [f"{BEFORE}/tend-scan"] if BEFORE else [None],
     "daemontools": ["/usr/bin/svscan"],
     "runit": ["/usr/bin/runsvdir", "-P"],
