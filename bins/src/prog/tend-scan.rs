@@ -231,6 +231,10 @@ impl Flat {
     }
 }
 
+/// A service's pipe as the scanner holds it: (read end, write end); in flat mode its
+/// units hold them too.
+type PipeEnds = (Option<Rc<OwnedFd>>, Option<Rc<OwnedFd>>);
+
 /// The scanner with everything its actions touch.
 struct World {
     /// Flat mode (-F): the units that stand for supervisors.
@@ -243,8 +247,8 @@ struct World {
     /// Watch descriptor to the service dir (or its log/) it watches.
     watches: HashMap<i32, (Key, Side)>,
     watched: HashMap<(Key, Side), i32>,
-    /// The pipes between services and their loggers: (read end, write end).
-    pipes: HashMap<Key, (Option<Rc<OwnedFd>>, Option<Rc<OwnedFd>>)>,
+    /// The pipes between services and their loggers.
+    pipes: HashMap<Key, PipeEnds>,
     /// A full scan is due.
     rescan: bool,
     /// The last full scan failed: when to try again.
