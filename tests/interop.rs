@@ -12,7 +12,7 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use common::{alive, read, run, texts, wait_until, write_exec, LIMIT};
+use common::{alive, read, run, texts, wait_until, write_exec, Mode, LIMIT};
 use ctl::*;
 use tend_core::status::{RunState, Want};
 
@@ -283,7 +283,7 @@ fn daemontools_tools_drive_tend_supervise() {
             return;
         }
     }
-    let mut s = Supervised::start(Kind::Tend, "dt-tools", false);
+    let mut s = Supervised::start(Kind::Tend(Mode::Pair), "dt-tools", false);
     let dir = s.dir.clone();
     let d = dir.as_os_str();
     let dsvc = |letters: &str| anchor_ok("/usr/bin/svc", &[&format!("-{letters}")], &s);
@@ -345,7 +345,7 @@ fn runit_sv_drives_tend_supervise() {
     if !anchor("/usr/bin/sv", test) {
         return;
     }
-    let mut s = Supervised::start(Kind::Tend, "sv-tools", false);
+    let mut s = Supervised::start(Kind::Tend(Mode::Pair), "sv-tools", false);
     let dir = s.dir.clone();
     let name = dir.display().to_string();
     let sv = |verb: &str| anchor_run("/usr/bin/sv", &[OsStr::new(verb), dir.as_os_str()]);
