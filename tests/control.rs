@@ -1,5 +1,6 @@
 //! svc, svok, svstat and svwait, run for real: against a fake supervise dir the test
-//! drives by hand (exact bytes, exact lines) and against a real supervisor.
+//! drives by hand (exact bytes, exact lines) and against a real supervisor, tend's in both
+//! modes (`both_modes!`): tend-supervise on the service dir, and tend-scan -F.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
 mod ctl;
@@ -10,13 +11,10 @@ use std::os::unix::ffi::OsStrExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{alive, read, texts, wait_until, write_exec, TempDir, LIMIT};
+use common::{alive, both_modes, read, texts, wait_until, write_exec, Mode, TempDir, LIMIT};
 use ctl::*;
 use tend_core::info::{Exit, Info, RunFile};
 use tend_core::status::{RunState, Status, Want};
-
-/// The supervisor the real-supervisor tests run (tests/interop.rs runs the anchors').
-const SUP: Kind = Kind::Tend;
 
 const SVC_USAGE: &str = "svc: usage: svc [ -udopchaitkxq12 ] servicedir...\n";
 
@@ -709,109 +707,120 @@ fn real_line(s: &Supervised) -> String {
     seconds_blurred(out.trim_end().strip_prefix(&format!("{name}: ")).unwrap())
 }
 
-#[test]
-fn every_letter_reaches_the_supervisor() {
-    if !SUP.available("every_letter_reaches_the_supervisor") {
-        return;
+both_modes! {
+    fn every_letter_reaches_the_supervisor(mode) {
+        if !Kind::Tend(mode).available("every_letter_reaches_the_supervisor") {
+            return;
+        }
+        let mut s = Supervised::start(Kind::Tend(mode), "letters", false);
+        let pid1 = s.wait_started(1);
+        for (letter, event) in [
+            ("h", "HUP"),
+            ("a", "ALRM"),
+            ("i", "INT"),
+            ("q", "QUIT"),
+            ("1", "USR1"),
+            ("2", "USR2"),
+            ("c", "CONT"),
+        ] {
+            svc(&s, letter);
+            s.wait_event(event, 1);
+        }
+        svc(&s, "p");
+        wait_until(LIMIT, "the service to stop (T)", || proc_state(pid1) == 'T');
+        wait_until(LIMIT, "the paused flag", || s.status().paused);
+        assert_eq!(real_line(&s), format!("up (pid {pid1}) N seconds, paused"));
+        svc(&s, "c");
+        wait_until(LIMIT, "the service to continue", || proc_state(pid1) != 'T');
+        wait_until(LIMIT, "the paused flag to clear", || !s.status().paused);
+        svc(&s, "t");
+        s.wait_event("TERM", 1);
+        let pid2 = s.wait_started(2);
+        assert_ne!(pid1, pid2);
+        svc(&s, "k");
+        wait_until(LIMIT, "the killed run to die", || !alive(pid2));
+        let pid3 = s.wait_started(3);
+        svc(&s, "d");
+        s.wait_event("TERM", 2);
+        s.wait_down();
+        assert_eq!(s.status().want, Want::Down);
+        assert!(!alive(pid3));
+        assert_eq!(real_line(&s), "down N seconds, normally up, exited 0");
+        svc(&s, "u");
+        s.wait_started(4);
+        svc(&s, "d");
+        s.wait_down();
+        // Once: started, and not restarted after it ends.
+        svc(&s, "o");
+        s.wait_started(5);
+        assert_ne!(s.status().want, Want::Up);
+        svc(&s, "t");
+        s.wait_event("TERM", 4);
+        s.wait_down();
+        assert_eq!(s.starts().len(), 5);
+        // x: the supervisor ends; in flat mode tend-scan starts a fresh one, which starts
+        // the service (no down file).
+        let was = s.ending();
+        svc(&s, "x");
+        s.wait_ended_by_x(was);
+        if mode == Mode::Flat {
+            let pid6 = s.wait_started(6);
+            assert_eq!(real_line(&s), format!("up (pid {pid6}) N seconds"));
+        }
+        assert_eq!(s.starts().len(), 5 + usize::from(mode == Mode::Flat));
+        s.stop();
     }
-    let mut s = Supervised::start(SUP, "letters", false);
-    let pid1 = s.wait_started(1);
-    for (letter, event) in [
-        ("h", "HUP"),
-        ("a", "ALRM"),
-        ("i", "INT"),
-        ("q", "QUIT"),
-        ("1", "USR1"),
-        ("2", "USR2"),
-        ("c", "CONT"),
-    ] {
-        svc(&s, letter);
-        s.wait_event(event, 1);
-    }
-    svc(&s, "p");
-    wait_until(LIMIT, "the service to stop (T)", || proc_state(pid1) == 'T');
-    wait_until(LIMIT, "the paused flag", || s.status().paused);
-    assert_eq!(real_line(&s), format!("up (pid {pid1}) N seconds, paused"));
-    svc(&s, "c");
-    wait_until(LIMIT, "the service to continue", || proc_state(pid1) != 'T');
-    wait_until(LIMIT, "the paused flag to clear", || !s.status().paused);
-    svc(&s, "t");
-    s.wait_event("TERM", 1);
-    let pid2 = s.wait_started(2);
-    assert_ne!(pid1, pid2);
-    svc(&s, "k");
-    wait_until(LIMIT, "the killed run to die", || !alive(pid2));
-    let pid3 = s.wait_started(3);
-    svc(&s, "d");
-    s.wait_event("TERM", 2);
-    s.wait_down();
-    assert_eq!(s.status().want, Want::Down);
-    assert!(!alive(pid3));
-    assert_eq!(real_line(&s), "down N seconds, normally up, exited 0");
-    svc(&s, "u");
-    s.wait_started(4);
-    svc(&s, "d");
-    s.wait_down();
-    // Once: started, and not restarted after it ends.
-    svc(&s, "o");
-    s.wait_started(5);
-    assert_ne!(s.status().want, Want::Up);
-    svc(&s, "t");
-    s.wait_event("TERM", 4);
-    s.wait_down();
-    assert_eq!(s.starts().len(), 5);
-    svc(&s, "x");
-    assert_eq!(s.wait_exit(), Some(0));
-    s.stop();
 }
 
-#[test]
-fn svc_applies_letters_in_order() {
-    if !SUP.available("svc_applies_letters_in_order") {
-        return;
+both_modes! {
+    fn svc_applies_letters_in_order(mode) {
+        if !Kind::Tend(mode).available("svc_applies_letters_in_order") {
+            return;
+        }
+        let s = Supervised::start(Kind::Tend(mode), "order", false);
+        let pid = s.wait_started(1);
+        svc(&s, "cp");
+        wait_until(LIMIT, "-cp to leave it stopped", || {
+            proc_state(pid) == 'T' && s.status().paused
+        });
+        svc(&s, "pc");
+        wait_until(LIMIT, "-pc to leave it running", || {
+            proc_state(pid) != 'T' && !s.status().paused
+        });
     }
-    let s = Supervised::start(SUP, "order", false);
-    let pid = s.wait_started(1);
-    svc(&s, "cp");
-    wait_until(LIMIT, "-cp to leave it stopped", || {
-        proc_state(pid) == 'T' && s.status().paused
-    });
-    svc(&s, "pc");
-    wait_until(LIMIT, "-pc to leave it running", || {
-        proc_state(pid) != 'T' && !s.status().paused
-    });
 }
 
-#[test]
-fn svstat_and_svwait_on_a_real_supervisor() {
-    if !SUP.available("svstat_and_svwait_on_a_real_supervisor") {
-        return;
+both_modes! {
+    fn svstat_and_svwait_on_a_real_supervisor(mode) {
+        if !Kind::Tend(mode).available("svstat_and_svwait_on_a_real_supervisor") {
+            return;
+        }
+        let s = Supervised::start(Kind::Tend(mode), "real-svwait", true);
+        let d = s.arg().as_os_str();
+        assert_eq!(real_line(&s), "down N seconds");
+        let t20 = OsStr::new("-t20s");
+        let mut w = svwait_bg(&[OsStr::new("-u"), t20, d]);
+        wait_asleep(&mut w);
+        svc(&s, "u");
+        assert_eq!(finish(w), OK);
+        let pid = s.wait_started(1);
+        assert_eq!(
+            real_line(&s),
+            format!("up (pid {pid}) N seconds, normally down")
+        );
+        let o = tool(SVWAIT, &[OsStr::new("-r"), t20, d]);
+        let want = format!(
+            "svwait: warning: {} has no notification-fd or check: waiting for it to be up instead\n",
+            s.arg().display()
+        );
+        assert_eq!(outcome(&o), (0, String::new(), want));
+        let mut w = svwait_bg(&[OsStr::new("-d"), t20, d]);
+        wait_asleep(&mut w);
+        svc(&s, "d");
+        assert_eq!(finish(w), OK);
+        assert_eq!(s.status().state, RunState::Down);
+        assert_eq!(outcome(&tool(SVOK, &[d])), OK);
     }
-    let s = Supervised::start(SUP, "real-svwait", true);
-    let d = s.arg().as_os_str();
-    assert_eq!(real_line(&s), "down N seconds");
-    let t20 = OsStr::new("-t20s");
-    let mut w = svwait_bg(&[OsStr::new("-u"), t20, d]);
-    wait_asleep(&mut w);
-    svc(&s, "u");
-    assert_eq!(finish(w), OK);
-    let pid = s.wait_started(1);
-    assert_eq!(
-        real_line(&s),
-        format!("up (pid {pid}) N seconds, normally down")
-    );
-    let o = tool(SVWAIT, &[OsStr::new("-r"), t20, d]);
-    let want = format!(
-        "svwait: warning: {} has no notification-fd or check: waiting for it to be up instead\n",
-        s.arg().display()
-    );
-    assert_eq!(outcome(&o), (0, String::new(), want));
-    let mut w = svwait_bg(&[OsStr::new("-d"), t20, d]);
-    wait_asleep(&mut w);
-    svc(&s, "d");
-    assert_eq!(finish(w), OK);
-    assert_eq!(s.status().state, RunState::Down);
-    assert_eq!(outcome(&tool(SVOK, &[d])), OK);
 }
 
 /// A run script with notification-fd 3: it reports ready once `go-ready` exists.
@@ -823,82 +832,106 @@ echo ready >&3
 while kill -0 "$sup" 2>/dev/null; do sleep 0.1; done
 "#;
 
-#[test]
-fn readiness_from_tend_supervise_reaches_svwait_and_svstat() {
-    let s = Supervised::start_with(
-        Kind::Tend,
-        "ready",
-        READY_RUN,
-        &[("notification-fd", "3\n")],
-    );
-    let dir = s.dir.clone();
-    let d = dir.as_os_str();
-    let pid = s.wait_started(1);
-    assert_eq!(real_line(&s), format!("up (pid {pid}) N seconds"));
-    let o = tool(SVWAIT, &[OsStr::new("-r"), OsStr::new("-t0"), d]);
-    let want = format!(
-        "svwait: fatal: timed out waiting for {} to be ready\n",
-        dir.display()
-    );
-    assert_eq!(outcome(&o), (1, String::new(), want));
-    let mut w = svwait_bg(&[OsStr::new("-r"), OsStr::new("-t20s"), d]);
-    wait_asleep(&mut w);
-    fs::write(dir.join("go-ready"), "").unwrap();
-    assert_eq!(finish(w), OK);
-    assert_eq!(
-        real_line(&s),
-        format!("up (pid {pid}) N seconds, ready N seconds")
-    );
-    // A new run is not ready until it says so again.
-    fs::remove_file(dir.join("go-ready")).unwrap();
-    svc(&s, "k");
-    let pid2 = s.wait_started(2);
-    assert_eq!(real_line(&s), format!("up (pid {pid2}) N seconds"));
-    let o = tool(SVWAIT, &[OsStr::new("-r"), OsStr::new("-t0"), d]);
-    assert_eq!(outcome(&o).0, 1);
+both_modes! {
+    fn readiness_from_tend_supervise_reaches_svwait_and_svstat(mode) {
+        let s = Supervised::start_with(
+            Kind::Tend(mode),
+            "ready",
+            READY_RUN,
+            &[("notification-fd", "3\n")],
+        );
+        let dir = s.dir.clone();
+        let d = dir.as_os_str();
+        let pid = s.wait_started(1);
+        assert_eq!(real_line(&s), format!("up (pid {pid}) N seconds"));
+        let o = tool(SVWAIT, &[OsStr::new("-r"), OsStr::new("-t0"), d]);
+        let want = format!(
+            "svwait: fatal: timed out waiting for {} to be ready\n",
+            dir.display()
+        );
+        assert_eq!(outcome(&o), (1, String::new(), want));
+        let mut w = svwait_bg(&[OsStr::new("-r"), OsStr::new("-t20s"), d]);
+        wait_asleep(&mut w);
+        fs::write(dir.join("go-ready"), "").unwrap();
+        assert_eq!(finish(w), OK);
+        assert_eq!(
+            real_line(&s),
+            format!("up (pid {pid}) N seconds, ready N seconds")
+        );
+        // A new run is not ready until it says so again.
+        fs::remove_file(dir.join("go-ready")).unwrap();
+        svc(&s, "k");
+        let pid2 = s.wait_started(2);
+        assert_eq!(real_line(&s), format!("up (pid {pid2}) N seconds"));
+        let o = tool(SVWAIT, &[OsStr::new("-r"), OsStr::new("-t0"), d]);
+        assert_eq!(outcome(&o).0, 1);
+    }
 }
 
-#[test]
-fn svstat_shows_tend_supervise_backing_off() {
-    let run = "#!/bin/sh\necho \"start $$\" >> events\nexit 3\n";
-    let s = Supervised::start_with(Kind::Tend, "backoff", run, &[]);
-    let want = "down N seconds, normally up, want up, exited 3, backoff N seconds, next start in N seconds";
-    let mut line = String::new();
-    wait_until(LIMIT, "svstat to show the backoff", || {
-        line = seconds_blurred(texts(&tool(SVSTAT, &[s.arg()])).0.trim_end());
-        line.ends_with(want)
-    });
-    assert_eq!(line, format!("{}: {want}", s.arg().display()));
-    svc(&s, "d");
-    // Should the next start have begun just before, the down signal ends that run.
-    wait_until(LIMIT, "svc -d to end the backoff", || {
-        let line = real_line(&s);
-        line == "down N seconds, normally up, exited 3"
-            || line == "down N seconds, normally up, killed by SIGTERM"
-    });
+both_modes! {
+    fn svstat_shows_tend_supervise_backing_off(mode) {
+        let run = "#!/bin/sh\necho \"start $$\" >> events\nexit 3\n";
+        let s = Supervised::start_with(Kind::Tend(mode), "backoff", run, &[]);
+        let want = "down N seconds, normally up, want up, exited 3, backoff N seconds, next start in N seconds";
+        let mut line = String::new();
+        wait_until(LIMIT, "svstat to show the backoff", || {
+            line = seconds_blurred(texts(&tool(SVSTAT, &[s.arg()])).0.trim_end());
+            line.ends_with(want)
+        });
+        assert_eq!(line, format!("{}: {want}", s.arg().display()));
+        svc(&s, "d");
+        // Should the next start have begun just before, the down signal ends that run.
+        wait_until(LIMIT, "svc -d to end the backoff", || {
+            let line = real_line(&s);
+            line == "down N seconds, normally up, exited 3"
+                || line == "down N seconds, normally up, killed by SIGTERM"
+        });
+    }
 }
 
-#[test]
-fn svstat_shows_a_run_tend_supervise_cannot_execute() {
-    let mut s = Supervised::start_with(Kind::Tend, "noexec", RUN, &[("run", RUN)]);
-    wait_until(LIMIT, "svstat to show the run file", || {
-        real_line(&s) == "down N seconds, normally up, want up, run not executable"
-    });
-    let o = tool(
-        SVWAIT,
-        &[OsStr::new("-u"), OsStr::new("-t100ms"), s.arg().as_os_str()],
-    );
-    assert_eq!(outcome(&o).0, 1);
-    write_exec(&s.dir.join("run"), RUN);
-    svc(&s, "u");
-    let o = tool(
-        SVWAIT,
-        &[OsStr::new("-u"), OsStr::new("-t20s"), s.arg().as_os_str()],
-    );
-    assert_eq!(outcome(&o), OK);
-    let pid = s.wait_started(1);
-    assert_eq!(real_line(&s), format!("up (pid {pid}) N seconds"));
-    s.stop();
+both_modes! {
+    fn svstat_shows_a_run_tend_supervise_cannot_execute(mode) {
+        // tend-scan takes a service dir up only once its ./run is executable: in flat mode
+        // ./run is made a plain file once it runs, and the run killed.
+        let files: &[(&str, &str)] = match mode {
+            Mode::Pair => &[("run", RUN)],
+            Mode::Flat => &[],
+        };
+        let mut s = Supervised::start_with(Kind::Tend(mode), "noexec", RUN, files);
+        let runs = s.starts().len();
+        if mode == Mode::Flat {
+            let pid = s.wait_started(1);
+            fs::set_permissions(
+                s.dir.join("run"),
+                std::os::unix::fs::PermissionsExt::from_mode(0o644),
+            )
+            .unwrap();
+            svc(&s, "k");
+            wait_until(LIMIT, "the killed run to die", || !alive(pid));
+        }
+        let want = match mode {
+            Mode::Pair => "down N seconds, normally up, want up, run not executable",
+            Mode::Flat => {
+                "down N seconds, normally up, want up, run not executable, killed by SIGKILL"
+            }
+        };
+        wait_until(LIMIT, "svstat to show the run file", || real_line(&s) == want);
+        let o = tool(
+            SVWAIT,
+            &[OsStr::new("-u"), OsStr::new("-t100ms"), s.arg().as_os_str()],
+        );
+        assert_eq!(outcome(&o).0, 1);
+        write_exec(&s.dir.join("run"), RUN);
+        svc(&s, "u");
+        let o = tool(
+            SVWAIT,
+            &[OsStr::new("-u"), OsStr::new("-t20s"), s.arg().as_os_str()],
+        );
+        assert_eq!(outcome(&o), OK);
+        let pid = s.wait_started(runs + 1);
+        assert_eq!(real_line(&s), format!("up (pid {pid}) N seconds"));
+        s.stop();
+    }
 }
 
 // ---- man pages ------------------------------------------------------------------------
@@ -1031,245 +1064,244 @@ fn tools_as_nobody(s: &Supervised) -> [(i32, String, String); 5] {
     ]
 }
 
-#[test]
-fn status_tools_answer_every_user_on_a_running_and_a_stopped_service() {
-    let test = "status_tools_answer_every_user_on_a_running_and_a_stopped_service";
-    if !can_switch_users(test) {
-        return;
+both_modes! {
+    fn status_tools_answer_every_user_on_a_running_and_a_stopped_service(mode) {
+        let test = "status_tools_answer_every_user_on_a_running_and_a_stopped_service";
+        if !can_switch_users(test) {
+            return;
+        }
+        let s = Supervised::start(Kind::Tend(mode), "nobody-updown", false);
+        let (d, name) = (s.arg().as_os_str(), s.arg().display().to_string());
+        let pid = s.wait_started(1);
+        let t20 = OsStr::new("-t20s");
+        let timed_out =
+            |goal: &str| format!("svwait: fatal: timed out waiting for {name} to be {goal}\n");
+        let no_notify = format!(
+            "svwait: warning: {name} has no notification-fd or check: waiting for it to be up instead\n"
+        );
+        assert_eq!(
+            tools_as_nobody(&s),
+            [
+                OK,
+                (
+                    0,
+                    format!("{name}: up (pid {pid}) N seconds\n"),
+                    String::new()
+                ),
+                OK,
+                (1, String::new(), timed_out("down")),
+                (0, String::new(), no_notify.clone()),
+            ]
+        );
+        // svwait as nobody sleeps until the service goes down, without polling.
+        let mut w = svwait_bg_as_nobody(&[OsStr::new("-d"), t20, d]);
+        wait_asleep(&mut w);
+        svc(&s, "d");
+        assert_eq!(finish(w), OK);
+        assert_eq!(
+            tools_as_nobody(&s),
+            [
+                OK,
+                (
+                    0,
+                    format!("{name}: down N seconds, normally up, exited 0\n"),
+                    String::new()
+                ),
+                (1, String::new(), timed_out("up")),
+                OK,
+                (1, String::new(), timed_out("ready")),
+            ]
+        );
+        // And until it is up again.
+        let mut w = svwait_bg_as_nobody(&[OsStr::new("-u"), t20, d]);
+        wait_asleep(&mut w);
+        svc(&s, "u");
+        assert_eq!(finish(w), OK);
+        s.wait_started(2);
     }
-    let s = Supervised::start(SUP, "nobody-updown", false);
-    let (d, name) = (s.arg().as_os_str(), s.arg().display().to_string());
-    let pid = s.wait_started(1);
-    let t20 = OsStr::new("-t20s");
-    let timed_out =
-        |goal: &str| format!("svwait: fatal: timed out waiting for {name} to be {goal}\n");
-    let no_notify = format!(
-        "svwait: warning: {name} has no notification-fd or check: waiting for it to be up instead\n"
-    );
-    assert_eq!(
-        tools_as_nobody(&s),
-        [
-            OK,
+}
+
+both_modes! {
+    fn svwait_as_any_user_wakes_up_when_the_service_is_ready(mode) {
+        if !can_switch_users("svwait_as_any_user_wakes_up_when_the_service_is_ready") {
+            return;
+        }
+        let s = Supervised::start_with(
+            Kind::Tend(mode),
+            "nobody-ready",
+            READY_RUN,
+            &[("notification-fd", "3\n")],
+        );
+        let (d, name) = (s.arg().as_os_str(), s.arg().display().to_string());
+        let pid = s.wait_started(1);
+        let up = format!("{name}: up (pid {pid}) N seconds\n");
+        let not_ready = format!("svwait: fatal: timed out waiting for {name} to be ready\n");
+        assert_eq!(
+            tools_as_nobody(&s),
+            [
+                OK,
+                (0, up, String::new()),
+                OK,
+                (
+                    1,
+                    String::new(),
+                    format!("svwait: fatal: timed out waiting for {name} to be down\n")
+                ),
+                (1, String::new(), not_ready),
+            ]
+        );
+        let mut w = svwait_bg_as_nobody(&[OsStr::new("-r"), OsStr::new("-t20s"), d]);
+        wait_asleep(&mut w);
+        fs::write(s.dir.join("go-ready"), "").unwrap();
+        assert_eq!(finish(w), OK);
+        assert_eq!(
+            as_nobody_and_root(SVSTAT, &[d]),
+            (
+                0,
+                format!("{name}: up (pid {pid}) N seconds, ready N seconds\n"),
+                String::new()
+            )
+        );
+        assert_eq!(
+            as_nobody_and_root(SVWAIT, &[OsStr::new("-r"), OsStr::new("-t0"), d]),
+            OK
+        );
+    }
+}
+
+both_modes! {
+    fn status_tools_as_any_user_see_a_killed_supervisor_and_its_successor(mode) {
+        let test = "status_tools_as_any_user_see_a_killed_supervisor_and_its_successor";
+        if !can_switch_users(test) {
+            return;
+        }
+        let mut s = Supervised::start(Kind::Tend(mode), "nobody-killed", false);
+        let (d, name) = (
+            s.arg().as_os_str().to_owned(),
+            s.arg().display().to_string(),
+        );
+        let d = d.as_os_str();
+        s.wait_started(1);
+        // svwait as nobody learns of the supervisor's death without polling. In flat mode
+        // the supervisor process is tend-scan itself, and its successor a new tend-scan.
+        let mut w = svwait_bg_as_nobody(&[OsStr::new("-d"), OsStr::new("-t20s"), d]);
+        wait_asleep(&mut w);
+        let mut sup = s.daemon.take().unwrap();
+        sup.signal(9);
+        sup.wait_exit(LIMIT);
+        let want = format!("svwait: fatal: unable to wait for {name} to be down: supervisor exited\n");
+        assert_eq!(finish(w), (111, String::new(), want));
+        let timed_out =
+            |goal: &str| format!("svwait: fatal: timed out waiting for {name} to be {goal}\n");
+        let not_running =
+            format!("svstat: warning: unable to read status of {name}: supervisor not running\n");
+        assert_eq!(
+            tools_as_nobody(&s),
+            [
+                (100, String::new(), String::new()),
+                (1, String::new(), not_running),
+                (1, String::new(), timed_out("up")),
+                (1, String::new(), timed_out("down")),
+                (1, String::new(), timed_out("ready")),
+            ]
+        );
+        // A new supervisor makes a new alive fifo, which nobody can tell from the old one's.
+        let mut w = svwait_bg_as_nobody(&[OsStr::new("-u"), OsStr::new("-t20s"), d]);
+        wait_asleep(&mut w);
+        s.launch();
+        assert_eq!(finish(w), OK);
+        let pid = s.wait_started(2);
+        assert_eq!(
+            as_nobody_and_root(SVSTAT, &[d]),
             (
                 0,
                 format!("{name}: up (pid {pid}) N seconds\n"),
                 String::new()
-            ),
-            OK,
-            (1, String::new(), timed_out("down")),
-            (0, String::new(), no_notify.clone()),
-        ]
-    );
-    // svwait as nobody sleeps until the service goes down, without polling.
-    let mut w = svwait_bg_as_nobody(&[OsStr::new("-d"), t20, d]);
-    wait_asleep(&mut w);
-    svc(&s, "d");
-    assert_eq!(finish(w), OK);
-    assert_eq!(
-        tools_as_nobody(&s),
-        [
-            OK,
+            )
+        );
+        assert_eq!(as_nobody_and_root(SVOK, &[d]), OK);
+    }
+}
+
+both_modes! {
+    fn control_is_refused_to_others_and_granted_to_the_control_group(mode) {
+        let test = "control_is_refused_to_others_and_granted_to_the_control_group";
+        if !can_switch_users(test) {
+            return;
+        }
+        let s = Supervised::start_with(
+            Kind::Tend(mode),
+            "nobody-svc",
+            RUN,
+            &[("control-group", &format!("{CONTROL_GID}\n"))],
+        );
+        let (d, name) = (s.arg().as_os_str(), s.arg().display().to_string());
+        let pid = s.wait_started(1);
+        let refused = format!("svc: warning: unable to control {name}: access denied\n");
+        assert_eq!(
+            outcome_as(NOBODY, SVC, &[OsStr::new("-d"), d]),
+            (111, String::new(), refused)
+        );
+        assert_eq!(s.status().state, RunState::Run);
+        assert_eq!(s.status().pid, pid as u32);
+        // The control group asks through ok, which it may open, and gets the same answers.
+        assert_eq!(outcome_as(CONTROL_GID, SVOK, &[d]), OK);
+        assert_eq!(outcome_as(CONTROL_GID, SVC, &[OsStr::new("-d"), d]), OK);
+        s.wait_down();
+        assert_eq!(
+            outcome_as(CONTROL_GID, SVSTAT, &[d]),
             (
                 0,
                 format!("{name}: down N seconds, normally up, exited 0\n"),
                 String::new()
+            )
+        );
+        assert_eq!(
+            outcome_as(
+                CONTROL_GID,
+                SVWAIT,
+                &[OsStr::new("-d"), OsStr::new("-t0"), d]
             ),
-            (1, String::new(), timed_out("up")),
-            OK,
-            (1, String::new(), timed_out("ready")),
-        ]
-    );
-    // And until it is up again.
-    let mut w = svwait_bg_as_nobody(&[OsStr::new("-u"), t20, d]);
-    wait_asleep(&mut w);
-    svc(&s, "u");
-    assert_eq!(finish(w), OK);
-    s.wait_started(2);
-}
-
-#[test]
-fn svwait_as_any_user_wakes_up_when_the_service_is_ready() {
-    if !can_switch_users("svwait_as_any_user_wakes_up_when_the_service_is_ready") {
-        return;
-    }
-    let s = Supervised::start_with(
-        Kind::Tend,
-        "nobody-ready",
-        READY_RUN,
-        &[("notification-fd", "3\n")],
-    );
-    let (d, name) = (s.arg().as_os_str(), s.arg().display().to_string());
-    let pid = s.wait_started(1);
-    let up = format!("{name}: up (pid {pid}) N seconds\n");
-    let not_ready = format!("svwait: fatal: timed out waiting for {name} to be ready\n");
-    assert_eq!(
-        tools_as_nobody(&s),
-        [
-            OK,
-            (0, up, String::new()),
-            OK,
-            (
-                1,
-                String::new(),
-                format!("svwait: fatal: timed out waiting for {name} to be down\n")
-            ),
-            (1, String::new(), not_ready),
-        ]
-    );
-    let mut w = svwait_bg_as_nobody(&[OsStr::new("-r"), OsStr::new("-t20s"), d]);
-    wait_asleep(&mut w);
-    fs::write(s.dir.join("go-ready"), "").unwrap();
-    assert_eq!(finish(w), OK);
-    assert_eq!(
-        as_nobody_and_root(SVSTAT, &[d]),
-        (
-            0,
-            format!("{name}: up (pid {pid}) N seconds, ready N seconds\n"),
-            String::new()
-        )
-    );
-    assert_eq!(
-        as_nobody_and_root(SVWAIT, &[OsStr::new("-r"), OsStr::new("-t0"), d]),
-        OK
-    );
-}
-
-#[test]
-fn status_tools_as_any_user_see_a_killed_supervisor_and_its_successor() {
-    let test = "status_tools_as_any_user_see_a_killed_supervisor_and_its_successor";
-    if !can_switch_users(test) {
-        return;
-    }
-    let mut s = Supervised::start(SUP, "nobody-killed", false);
-    let (d, name) = (
-        s.arg().as_os_str().to_owned(),
-        s.arg().display().to_string(),
-    );
-    let d = d.as_os_str();
-    s.wait_started(1);
-    // svwait as nobody learns of the supervisor's death without polling.
-    let mut w = svwait_bg_as_nobody(&[OsStr::new("-d"), OsStr::new("-t20s"), d]);
-    wait_asleep(&mut w);
-    let mut sup = s.daemon.take().unwrap();
-    sup.signal(9);
-    sup.wait_exit(LIMIT);
-    let want = format!("svwait: fatal: unable to wait for {name} to be down: supervisor exited\n");
-    assert_eq!(finish(w), (111, String::new(), want));
-    let timed_out =
-        |goal: &str| format!("svwait: fatal: timed out waiting for {name} to be {goal}\n");
-    let not_running =
-        format!("svstat: warning: unable to read status of {name}: supervisor not running\n");
-    assert_eq!(
-        tools_as_nobody(&s),
-        [
-            (100, String::new(), String::new()),
-            (1, String::new(), not_running),
-            (1, String::new(), timed_out("up")),
-            (1, String::new(), timed_out("down")),
-            (1, String::new(), timed_out("ready")),
-        ]
-    );
-    // A new supervisor makes a new alive fifo, which nobody can tell from the old one's.
-    let mut w = svwait_bg_as_nobody(&[OsStr::new("-u"), OsStr::new("-t20s"), d]);
-    wait_asleep(&mut w);
-    let err = fs::File::create(s.root.join("supervisor2.stderr")).unwrap();
-    s.daemon = Some(common::Daemon::spawn(
-        Command::new(SUP.program())
-            .arg(&s.dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(err),
-    ));
-    assert_eq!(finish(w), OK);
-    let pid = s.wait_started(2);
-    assert_eq!(
-        as_nobody_and_root(SVSTAT, &[d]),
-        (
-            0,
-            format!("{name}: up (pid {pid}) N seconds\n"),
-            String::new()
-        )
-    );
-    assert_eq!(as_nobody_and_root(SVOK, &[d]), OK);
-}
-
-#[test]
-fn control_is_refused_to_others_and_granted_to_the_control_group() {
-    let test = "control_is_refused_to_others_and_granted_to_the_control_group";
-    if !can_switch_users(test) {
-        return;
-    }
-    let s = Supervised::start_with(
-        Kind::Tend,
-        "nobody-svc",
-        RUN,
-        &[("control-group", &format!("{CONTROL_GID}\n"))],
-    );
-    let (d, name) = (s.arg().as_os_str(), s.arg().display().to_string());
-    let pid = s.wait_started(1);
-    let refused = format!("svc: warning: unable to control {name}: access denied\n");
-    assert_eq!(
-        outcome_as(NOBODY, SVC, &[OsStr::new("-d"), d]),
-        (111, String::new(), refused)
-    );
-    assert_eq!(s.status().state, RunState::Run);
-    assert_eq!(s.status().pid, pid as u32);
-    // The control group asks through ok, which it may open, and gets the same answers.
-    assert_eq!(outcome_as(CONTROL_GID, SVOK, &[d]), OK);
-    assert_eq!(outcome_as(CONTROL_GID, SVC, &[OsStr::new("-d"), d]), OK);
-    s.wait_down();
-    assert_eq!(
-        outcome_as(CONTROL_GID, SVSTAT, &[d]),
-        (
-            0,
-            format!("{name}: down N seconds, normally up, exited 0\n"),
-            String::new()
-        )
-    );
-    assert_eq!(
-        outcome_as(
-            CONTROL_GID,
-            SVWAIT,
-            &[OsStr::new("-d"), OsStr::new("-t0"), d]
-        ),
-        OK
-    );
-    assert_eq!(
-        outcome_as(NOBODY, SVC, &[OsStr::new("-u"), d]).0,
-        111,
-        "other groups are still refused"
-    );
-}
-
-#[test]
-fn a_supervise_dir_nobody_may_read_gets_one_line() {
-    if !can_switch_users("a_supervise_dir_nobody_may_read_gets_one_line") {
-        return;
-    }
-    // As daemontools and runit make it: mode 0700, and then no alive fifo to read either.
-    let s = Supervised::start(SUP, "nobody-0700", false);
-    let (d, name) = (s.arg().as_os_str(), s.arg().display().to_string());
-    s.wait_started(1);
-    let sdir = s.dir.join("supervise");
-    fs::set_permissions(&sdir, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
-    let denied = |prog: &str, level: &str| {
-        format!("{prog}: {level}: unable to open {name}/supervise/ok: access denied\n")
-    };
-    assert_eq!(
-        outcome_as(NOBODY, SVOK, &[d]),
-        (111, String::new(), denied("svok", "fatal"))
-    );
-    assert_eq!(
-        outcome_as(NOBODY, SVSTAT, &[d]),
-        (111, String::new(), denied("svstat", "warning"))
-    );
-    assert_eq!(
-        outcome_as(NOBODY, SVWAIT, &[OsStr::new("-u"), OsStr::new("-t0"), d]),
-        (
+            OK
+        );
+        assert_eq!(
+            outcome_as(NOBODY, SVC, &[OsStr::new("-u"), d]).0,
             111,
-            String::new(),
-            format!("svwait: fatal: unable to watch {name}/supervise: access denied\n")
-        )
-    );
-    fs::set_permissions(&sdir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+            "other groups are still refused"
+        );
+    }
+}
+
+both_modes! {
+    fn a_supervise_dir_nobody_may_read_gets_one_line(mode) {
+        if !can_switch_users("a_supervise_dir_nobody_may_read_gets_one_line") {
+            return;
+        }
+        // As daemontools and runit make it: mode 0700, and then no alive fifo to read either.
+        let s = Supervised::start(Kind::Tend(mode), "nobody-0700", false);
+        let (d, name) = (s.arg().as_os_str(), s.arg().display().to_string());
+        s.wait_started(1);
+        let sdir = s.dir.join("supervise");
+        fs::set_permissions(&sdir, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+        let denied = |prog: &str, level: &str| {
+            format!("{prog}: {level}: unable to open {name}/supervise/ok: access denied\n")
+        };
+        assert_eq!(
+            outcome_as(NOBODY, SVOK, &[d]),
+            (111, String::new(), denied("svok", "fatal"))
+        );
+        assert_eq!(
+            outcome_as(NOBODY, SVSTAT, &[d]),
+            (111, String::new(), denied("svstat", "warning"))
+        );
+        assert_eq!(
+            outcome_as(NOBODY, SVWAIT, &[OsStr::new("-u"), OsStr::new("-t0"), d]),
+            (
+                111,
+                String::new(),
+                format!("svwait: fatal: unable to watch {name}/supervise: access denied\n")
+            )
+        );
+        fs::set_permissions(&sdir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    }
 }

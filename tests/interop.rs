@@ -1,5 +1,6 @@
 //! tend's control tools against the anchors' supervisors (daemontools' supervise, runit's
-//! runsv), and the anchors' control tools against tend-supervise.
+//! runsv), and the anchors' control tools against tend's supervisor in both modes
+//! (`both_modes!`): tend-supervise on the service dir, and tend-scan -F.
 //!
 //! An anchor that is not installed skips its test with a message, unless
 //! TEND_REQUIRE_INTEROP=1 (CI), which makes it a failure.
@@ -12,7 +13,7 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use common::{alive, read, run, texts, wait_until, write_exec, LIMIT};
+use common::{alive, both_modes, read, run, texts, wait_until, write_exec, Mode, LIMIT};
 use ctl::*;
 use tend_core::status::{RunState, Want};
 
@@ -275,135 +276,165 @@ fn anchor_ok(prog: &str, args: &[&str], s: &Supervised) {
     );
 }
 
-#[test]
-fn daemontools_tools_drive_tend_supervise() {
-    let test = "daemontools_tools_drive_tend_supervise";
-    for p in ["/usr/bin/svc", "/usr/bin/svok", "/usr/bin/svstat"] {
-        if !anchor(p, test) {
-            return;
+both_modes! {
+    fn daemontools_tools_drive_tend_supervise(mode) {
+        let test = "daemontools_tools_drive_tend_supervise";
+        for p in ["/usr/bin/svc", "/usr/bin/svok", "/usr/bin/svstat"] {
+            if !anchor(p, test) {
+                return;
+            }
         }
+        let mut s = Supervised::start(Kind::Tend(mode), "dt-tools", false);
+        let dir = s.dir.clone();
+        let d = dir.as_os_str();
+        let dsvc = |letters: &str| anchor_ok("/usr/bin/svc", &[&format!("-{letters}")], &s);
+        assert_eq!(anchor_run("/usr/bin/svok", &[d]), (0, String::new()));
+        let pid1 = s.wait_started(1);
+        assert_eq!(daemontools_line(&s), format!("up (pid {pid1}) N seconds"));
+        assert_eq!(tend_line(&s), daemontools_line(&s));
+        for (letter, event) in [("h", "HUP"), ("a", "ALRM"), ("i", "INT"), ("c", "CONT")] {
+            dsvc(letter);
+            s.wait_event(event, 1);
+        }
+        dsvc("p");
+        // The flag is written once SIGSTOP is sent; the process stops when the kernel gets to it.
+        wait_until(LIMIT, "the paused flag and a stopped process", || {
+            s.status().paused && proc_state(pid1) == 'T'
+        });
+        assert_eq!(
+            daemontools_line(&s),
+            format!("up (pid {pid1}) N seconds, paused")
+        );
+        dsvc("c");
+        wait_until(LIMIT, "the paused flag to clear", || !s.status().paused);
+        dsvc("t");
+        s.wait_event("TERM", 1);
+        let pid2 = s.wait_started(2);
+        dsvc("k");
+        wait_until(LIMIT, "the killed run to die", || !alive(pid2));
+        s.wait_started(3);
+        dsvc("d");
+        s.wait_event("TERM", 2);
+        s.wait_down();
+        assert_eq!(daemontools_line(&s), "down N seconds, normally up");
+        assert_eq!(tend_line(&s), "down N seconds, normally up, exited 0");
+        fs::write(s.dir.join("down"), "").unwrap();
+        dsvc("o");
+        let pid4 = s.wait_started(4);
+        assert_eq!(s.status().want, Want::None);
+        assert_eq!(
+            daemontools_line(&s),
+            format!("up (pid {pid4}) N seconds, normally down")
+        );
+        assert_eq!(tend_line(&s), daemontools_line(&s));
+        dsvc("t");
+        s.wait_down();
+        assert_eq!(s.starts().len(), 4, "once: not restarted");
+        dsvc("u");
+        s.wait_started(5);
+        let was = s.ending();
+        dsvc("dx");
+        s.wait_ended_by_x(was);
+        match mode {
+            Mode::Pair => {
+                assert_eq!(anchor_run("/usr/bin/svok", &[d]).0, 100);
+                let (_, out) = anchor_run("/usr/bin/svstat", &[d]);
+                assert_eq!(out, format!("{}: supervise not running\n", dir.display()));
+            }
+            Mode::Flat => {
+                // tend-scan's fresh supervisor, which keeps the service down (down file);
+                // it answers svok a moment before it has written its status and info.
+                assert_eq!(anchor_run("/usr/bin/svok", &[d]), (0, String::new()));
+                wait_until(LIMIT, "the fresh supervisor's status", || {
+                    let line = daemontools_line(&s);
+                    line == "down N seconds" && tend_line(&s) == line
+                });
+            }
+        }
+        assert_eq!(s.starts().len(), 5);
+        s.stop();
     }
-    let mut s = Supervised::start(Kind::Tend, "dt-tools", false);
-    let dir = s.dir.clone();
-    let d = dir.as_os_str();
-    let dsvc = |letters: &str| anchor_ok("/usr/bin/svc", &[&format!("-{letters}")], &s);
-    assert_eq!(anchor_run("/usr/bin/svok", &[d]), (0, String::new()));
-    let pid1 = s.wait_started(1);
-    assert_eq!(daemontools_line(&s), format!("up (pid {pid1}) N seconds"));
-    assert_eq!(tend_line(&s), daemontools_line(&s));
-    for (letter, event) in [("h", "HUP"), ("a", "ALRM"), ("i", "INT"), ("c", "CONT")] {
-        dsvc(letter);
-        s.wait_event(event, 1);
-    }
-    dsvc("p");
-    // The flag is written once SIGSTOP is sent; the process stops when the kernel gets to it.
-    wait_until(LIMIT, "the paused flag and a stopped process", || {
-        s.status().paused && proc_state(pid1) == 'T'
-    });
-    assert_eq!(
-        daemontools_line(&s),
-        format!("up (pid {pid1}) N seconds, paused")
-    );
-    dsvc("c");
-    wait_until(LIMIT, "the paused flag to clear", || !s.status().paused);
-    dsvc("t");
-    s.wait_event("TERM", 1);
-    let pid2 = s.wait_started(2);
-    dsvc("k");
-    wait_until(LIMIT, "the killed run to die", || !alive(pid2));
-    s.wait_started(3);
-    dsvc("d");
-    s.wait_event("TERM", 2);
-    s.wait_down();
-    assert_eq!(daemontools_line(&s), "down N seconds, normally up");
-    assert_eq!(tend_line(&s), "down N seconds, normally up, exited 0");
-    fs::write(s.dir.join("down"), "").unwrap();
-    dsvc("o");
-    let pid4 = s.wait_started(4);
-    assert_eq!(s.status().want, Want::None);
-    assert_eq!(
-        daemontools_line(&s),
-        format!("up (pid {pid4}) N seconds, normally down")
-    );
-    assert_eq!(tend_line(&s), daemontools_line(&s));
-    dsvc("t");
-    s.wait_down();
-    assert_eq!(s.starts().len(), 4, "once: not restarted");
-    dsvc("u");
-    s.wait_started(5);
-    dsvc("dx");
-    assert_eq!(s.wait_exit(), Some(0));
-    assert_eq!(anchor_run("/usr/bin/svok", &[d]).0, 100);
-    let (_, out) = anchor_run("/usr/bin/svstat", &[d]);
-    assert_eq!(out, format!("{}: supervise not running\n", dir.display()));
-    s.stop();
 }
 
-#[test]
-fn runit_sv_drives_tend_supervise() {
-    let test = "runit_sv_drives_tend_supervise";
-    if !anchor("/usr/bin/sv", test) {
-        return;
+both_modes! {
+    fn runit_sv_drives_tend_supervise(mode) {
+        let test = "runit_sv_drives_tend_supervise";
+        if !anchor("/usr/bin/sv", test) {
+            return;
+        }
+        let mut s = Supervised::start(Kind::Tend(mode), "sv-tools", false);
+        let dir = s.dir.clone();
+        let name = dir.display().to_string();
+        let sv = |verb: &str| anchor_run("/usr/bin/sv", &[OsStr::new(verb), dir.as_os_str()]);
+        let sv_ok = |verb: &str| assert_eq!(sv(verb), (0, String::new()), "sv {verb}");
+        let pid1 = s.wait_started(1);
+        let (code, out) = sv("status");
+        assert_eq!(code, 0);
+        assert!(
+            out.starts_with(&format!("run: {name}: (pid {pid1}) ")),
+            "{out}"
+        );
+        for (verb, event) in [
+            ("hup", "HUP"),
+            ("alarm", "ALRM"),
+            ("interrupt", "INT"),
+            ("quit", "QUIT"),
+            ("1", "USR1"),
+            ("2", "USR2"),
+            ("cont", "CONT"),
+        ] {
+            sv_ok(verb);
+            s.wait_event(event, 1);
+        }
+        sv_ok("pause");
+        wait_until(LIMIT, "the paused flag", || s.status().paused);
+        assert!(sv("status").1.contains(", paused"));
+        sv_ok("cont");
+        wait_until(LIMIT, "the paused flag to clear", || !s.status().paused);
+        sv_ok("term");
+        s.wait_event("TERM", 1);
+        let pid2 = s.wait_started(2);
+        sv_ok("kill");
+        wait_until(LIMIT, "the killed run to die", || !alive(pid2));
+        s.wait_started(3);
+        sv_ok("down");
+        s.wait_down();
+        let (code, out) = sv("status");
+        assert_eq!(code, 0);
+        assert!(
+            out.starts_with(&format!("down: {name}: ")) && out.ends_with("s, normally up\n"),
+            "{out}"
+        );
+        sv_ok("once");
+        s.wait_started(4);
+        sv_ok("term");
+        s.wait_down();
+        assert_eq!(s.starts().len(), 4, "once: not restarted");
+        sv_ok("up");
+        s.wait_started(5);
+        // runit's `exit` stops the service too; tend's x (as daemontools') waits for it to be
+        // down, so stop it first.
+        sv_ok("down");
+        s.wait_down();
+        let was = s.ending();
+        sv_ok("exit");
+        s.wait_ended_by_x(was);
+        match mode {
+            Mode::Pair => assert_eq!(
+                sv("status"),
+                (1, format!("fail: {name}: runsv not running\n"))
+            ),
+            Mode::Flat => {
+                // tend-scan's fresh supervisor starts the service (no down file).
+                let pid6 = s.wait_started(6);
+                let (code, out) = sv("status");
+                assert_eq!(code, 0);
+                assert!(
+                    out.starts_with(&format!("run: {name}: (pid {pid6}) ")),
+                    "{out}"
+                );
+            }
+        }
+        s.stop();
     }
-    let mut s = Supervised::start(Kind::Tend, "sv-tools", false);
-    let dir = s.dir.clone();
-    let name = dir.display().to_string();
-    let sv = |verb: &str| anchor_run("/usr/bin/sv", &[OsStr::new(verb), dir.as_os_str()]);
-    let sv_ok = |verb: &str| assert_eq!(sv(verb), (0, String::new()), "sv {verb}");
-    let pid1 = s.wait_started(1);
-    let (code, out) = sv("status");
-    assert_eq!(code, 0);
-    assert!(
-        out.starts_with(&format!("run: {name}: (pid {pid1}) ")),
-        "{out}"
-    );
-    for (verb, event) in [
-        ("hup", "HUP"),
-        ("alarm", "ALRM"),
-        ("interrupt", "INT"),
-        ("quit", "QUIT"),
-        ("1", "USR1"),
-        ("2", "USR2"),
-        ("cont", "CONT"),
-    ] {
-        sv_ok(verb);
-        s.wait_event(event, 1);
-    }
-    sv_ok("pause");
-    wait_until(LIMIT, "the paused flag", || s.status().paused);
-    assert!(sv("status").1.contains(", paused"));
-    sv_ok("cont");
-    wait_until(LIMIT, "the paused flag to clear", || !s.status().paused);
-    sv_ok("term");
-    s.wait_event("TERM", 1);
-    let pid2 = s.wait_started(2);
-    sv_ok("kill");
-    wait_until(LIMIT, "the killed run to die", || !alive(pid2));
-    s.wait_started(3);
-    sv_ok("down");
-    s.wait_down();
-    let (code, out) = sv("status");
-    assert_eq!(code, 0);
-    assert!(
-        out.starts_with(&format!("down: {name}: ")) && out.ends_with("s, normally up\n"),
-        "{out}"
-    );
-    sv_ok("once");
-    s.wait_started(4);
-    sv_ok("term");
-    s.wait_down();
-    assert_eq!(s.starts().len(), 4, "once: not restarted");
-    sv_ok("up");
-    s.wait_started(5);
-    // runit's `exit` stops the service too; tend's x (as daemontools') waits for it to be
-    // down, so stop it first.
-    sv_ok("down");
-    s.wait_down();
-    sv_ok("exit");
-    assert_eq!(s.wait_exit(), Some(0));
-    assert_eq!(
-        sv("status"),
-        (1, format!("fail: {name}: runsv not running\n"))
-    );
-    s.stop();
 }

@@ -344,7 +344,8 @@ impl Mode {
 }
 
 /// Defines a test run in both modes, as `NAME::pair` and `NAME::flat`: one body, given
-/// the [`Mode`] as its one argument.
+/// the [`Mode`] as its one argument. (Not every test binary that includes this module
+/// uses it.)
 #[allow(unused_macros)]
 macro_rules! both_modes {
     ($(#[$attr:meta])* fn $name:ident($mode:ident) $body:block) => {

@@ -1,5 +1,6 @@
 //! Helpers for the control-tool tests (control.rs, interop.rs): a fake supervisor that the
-//! test drives by hand, real supervisors in guards, and the tools' paths.
+//! test drives by hand, real supervisors in guards (tend's in either mode), and the tools'
+//! paths.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::ffi::OsStr;
@@ -9,12 +10,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use rustix::fs::{FileType, Mode, OFlags};
+use rustix::fs::{FileType, Mode as FileMode, OFlags};
 use tend_core::info::Info;
 use tend_core::status::{RunState, Status, Want};
 use tend_core::tai::Tai64n;
 
-use crate::common::{alive, read, run, texts, wait_until, write_exec, Daemon, TempDir, LIMIT};
+use crate::common::{
+    alive, read, run, texts, wait_until, write_exec, Daemon, Mode, TempDir, LIMIT,
+};
 
 /// tend's svc, svok, svstat, svwait (Debian's daemontools installs programs of these names
 /// in /usr/bin; the anchors are always called by absolute path).
@@ -58,7 +61,7 @@ pub fn mkfifo(path: &Path) {
         rustix::fs::CWD,
         path,
         FileType::Fifo,
-        Mode::from_raw_mode(0o600),
+        FileMode::from_raw_mode(0o600),
         0,
     );
     assert!(
@@ -94,7 +97,7 @@ impl Fake {
     /// Opens the fifos for reading (again), as a supervisor starting up does.
     pub fn open(&mut self) {
         let rd = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC;
-        let open = |f: &str| rustix::fs::open(self.dir.join(f), rd, Mode::empty()).unwrap();
+        let open = |f: &str| rustix::fs::open(self.dir.join(f), rd, FileMode::empty()).unwrap();
         self.control = Some(open("supervise/control"));
         self.ok = Some(open("supervise/ok"));
     }
@@ -167,7 +170,9 @@ pub fn tai_in(secs: i64) -> Tai64n {
 pub enum Kind {
     Daemontools,
     Runit,
-    Tend,
+    /// tend-supervise on the service dir (pair mode), or tend-scan -F on a scan dir that
+    /// holds a symlink to it (flat mode).
+    Tend(Mode),
 }
 
 impl Kind {
@@ -176,7 +181,8 @@ impl Kind {
         match self {
             Kind::Daemontools => "/usr/bin/supervise",
             Kind::Runit => "/usr/bin/runsv",
-            Kind::Tend => concat!(env!("TEND_BIN_DIR"), "/tend-supervise"),
+            Kind::Tend(Mode::Pair) => concat!(env!("TEND_BIN_DIR"), "/tend-supervise"),
+            Kind::Tend(Mode::Flat) => concat!(env!("TEND_BIN_DIR"), "/tend-scan"),
         }
     }
 
@@ -218,7 +224,9 @@ echo "start $$" >> events
 while kill -0 "$sup" 2>/dev/null; do sleep 0.1; done
 "#;
 
-/// A real supervisor on a fresh service dir, stopped with `dx` (and then signals) on drop.
+/// A real supervisor on a fresh service dir `ROOT/svc`, stopped with `dx` (and then
+/// signals) on drop; tend-scan -F (on `ROOT/scan`, holding `svc -> ../svc`) is stopped with
+/// SIGTERM instead.
 pub struct Supervised {
     // Fields drop in order: the supervisor is stopped before its dir is removed.
     pub daemon: Option<Daemon>,
@@ -251,30 +259,99 @@ impl Supervised {
             let _ = fs::remove_file(dir.join(name));
             fs::write(dir.join(name), text).unwrap();
         }
-        let err = fs::File::create(root.join("supervisor.stderr")).unwrap();
-        // With every signal at its default action: run from a shell's background job,
-        // the tests inherit INT and QUIT ignored, which the anchors' supervisors pass on
-        // to ./run, where the shell cannot trap them (tend-supervise resets them).
-        let daemon = Daemon::spawn(
-            Command::new("env")
-                .arg("--default-signal")
-                .arg(kind.program())
-                .arg(&dir)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(err),
-        );
-        let s = Supervised {
+        let mut s = Supervised {
             root,
             dir,
             kind,
-            daemon: Some(daemon),
+            daemon: None,
         };
-        wait_until(LIMIT, "the supervisor to start", || {
-            tend_core::control::is_supervised(&s.dir).unwrap_or(false)
-                && s.dir.join("supervise/status").exists()
-        });
+        s.launch();
         s
+    }
+
+    /// Starts the supervisor (again), its stderr appended to `ROOT/supervisor.stderr`, and
+    /// waits until it answers svok and has written its status.
+    pub fn launch(&mut self) {
+        let err = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.root.join("supervisor.stderr"))
+            .unwrap();
+        let mut cmd = Command::new("env");
+        // With every signal at its default action: run from a shell's background job,
+        // the tests inherit INT and QUIT ignored, which the anchors' supervisors pass on
+        // to ./run, where the shell cannot trap them (tend-supervise resets them).
+        cmd.arg("--default-signal").arg(self.kind.program());
+        if self.kind == Kind::Tend(Mode::Flat) {
+            let link = self.root.join("scan/svc");
+            if fs::symlink_metadata(&link).is_err() {
+                fs::create_dir_all(self.root.join("scan")).unwrap();
+                std::os::unix::fs::symlink("../svc", &link).unwrap();
+            }
+            cmd.arg("-F").arg(self.root.join("scan"));
+        } else {
+            cmd.arg(&self.dir);
+        }
+        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(err);
+        self.daemon = Some(Daemon::spawn(&mut cmd));
+        wait_until(LIMIT, "the supervisor to start", || {
+            tend_core::control::is_supervised(&self.dir).unwrap_or(false)
+                && self.dir.join("supervise/status").exists()
+        });
+    }
+
+    /// The supervisor's stderr, all its runs.
+    pub fn stderr(&self) -> String {
+        read(&self.root.join("supervisor.stderr"))
+    }
+
+    /// A read end of the current tend supervisor's `alive` fifo: see [`ended`].
+    pub fn alive_fd(&self) -> OwnedFd {
+        assert!(
+            matches!(self.kind, Kind::Tend(_)),
+            "{:?} has no alive",
+            self.kind
+        );
+        rustix::fs::open(
+            self.dir.join("supervise/alive"),
+            OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
+            FileMode::empty(),
+        )
+        .unwrap()
+    }
+
+    /// What shows that the current tend supervisor ends, taken before it is told to.
+    pub fn ending(&self) -> Ending {
+        Ending {
+            alive: self.alive_fd(),
+            said: self.stderr().matches(X_ENDED).count(),
+        }
+    }
+
+    /// Waits until the tend supervisor of `was` (taken before the `x`) has ended as `x`
+    /// asks, with exit code 0. tend-supervise exits; in flat mode tend-scan, which runs
+    /// on, says so and at once (a second after the last start at the latest) starts a
+    /// fresh supervisor on svc, which makes a new `alive` and starts the service unless
+    /// `down` says not to.
+    pub fn wait_ended_by_x(&mut self, was: Ending) {
+        let alive = &was.alive;
+        if self.kind != Kind::Tend(Mode::Flat) {
+            assert_eq!(self.wait_exit(), Some(0), "{}", self.stderr());
+            assert!(ended(alive));
+            return;
+        }
+        wait_until(LIMIT, "the supervisor in tend-scan to end", || ended(alive));
+        wait_until(LIMIT, "tend-scan to say the supervisor ended", || {
+            self.stderr().matches(X_ENDED).count() == was.said + 1
+        });
+        let ino = rustix::fs::fstat(alive).unwrap().st_ino;
+        wait_until(LIMIT, "a fresh supervisor in tend-scan", || {
+            tend_core::control::is_supervised(&self.dir).unwrap_or(false)
+                && rustix::fs::stat(self.dir.join("supervise/alive")).is_ok_and(|m| m.st_ino != ino)
+        });
+        let d = self.daemon.as_mut().unwrap();
+        assert!(!d.exited(), "tend-scan exited: {}", self.stderr());
+        assert!(!ended(&self.alive_fd()), "the fresh supervisor ended");
     }
 
     /// The service dir as an argument with a slash, so it is not looked up in $SVDIR.
@@ -336,14 +413,20 @@ impl Supervised {
         d.wait_exit(LIMIT).code()
     }
 
-    /// Stops the service and the supervisor: `dx`, then the guard's signals; then waits
+    /// Stops the service and the supervisor: `dx` (SIGTERM to tend-scan -F, which `x`
+    /// would only have start a fresh supervisor), then the guard's signals; then waits
     /// (bounded, without failing: this also runs while a failed test unwinds) for every
     /// run script to exit.
     pub fn stop(&mut self) {
         let end = Instant::now() + LIMIT;
         if let Some(mut d) = self.daemon.take() {
             if !d.exited() {
-                let _ = tend_core::control::send(&self.dir, b"dx");
+                match self.kind {
+                    Kind::Tend(Mode::Flat) => d.signal(15),
+                    _ => {
+                        let _ = tend_core::control::send(&self.dir, b"dx");
+                    }
+                }
                 while !d.exited() && Instant::now() < end {
                     std::thread::sleep(Duration::from_millis(10));
                 }
@@ -361,4 +444,21 @@ impl Drop for Supervised {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// tend-scan -F's line when the supervisor of svc has ended after an `x`.
+const X_ENDED: &str = "tend-scan: warning: supervisor for svc ended (exit code 0); restarting it\n";
+
+/// See [`Supervised::ending`].
+pub struct Ending {
+    alive: OwnedFd,
+    /// How many times tend-scan had said [`X_ENDED`].
+    said: usize,
+}
+
+/// Whether the supervisor whose `alive` fifo (see [`Supervised::alive_fd`]) `fd` reads has
+/// ended: it holds the fifo open while it runs, and a fifo with no writer left reads
+/// end-of-file (a new supervisor makes a new `alive`).
+pub fn ended(fd: &OwnedFd) -> bool {
+    matches!(rustix::io::read(fd, &mut [0u8; 1]), Ok(0))
 }
