@@ -1,6 +1,8 @@
 //! Faults from outside, run for real (issue 7, "Reliability"): kill -9 of tend-log, a
 //! logdir made read-only under it, running out of file descriptors (tend-supervise and
-//! tend-scan), and fork failing for lack of processes (RLIMIT_NPROC).
+//! tend-scan), and fork failing for lack of processes (RLIMIT_NPROC). Every test that runs
+//! a supervisor runs in both modes (common::Mode); where pair mode runs `tend-supervise .`
+//! in the service dir, flat mode runs `tend-scan -F` on a scan dir holding it.
 //!
 //! Limits are lowered and raised with prlimit(1) on the running process, soft limit only:
 //! raising a hard limit needs CAP_SYS_RESOURCE, which a container's root may lack. A
@@ -16,7 +18,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{alive, read, run, texts, wait_until, write_exec, Daemon, Rng, TempDir, LIMIT};
+use common::{
+    alive, both_modes, read, run, texts, wait_until, write_exec, Daemon, Mode, Rng, TempDir, LIMIT,
+};
 
 /// Length of each numbered line, newline included.
 const LINE: usize = 100;
@@ -194,26 +198,26 @@ fn service_pid(dir: &Path) -> Option<i32> {
     read(&dir.join("supervise/pid")).trim().parse().ok()
 }
 
-/// A logged service under tend-scan whose daemon writes numbered lines (LINE bytes each)
-/// at about 5000 a second, into `tend-log -t none OPTS`; tend-log is killed with SIGKILL
-/// 20 times, 0.3 to 1 s after each start. Every number must be in the logdir, in order;
-/// what a kill doubled is counted, printed, and held to its bound; and each killed
-/// tend-log is back within 1.5 s (a run killed from outside does not back off).
 /// Whether the second logdir's config (`-*5 *`) keeps line `n`: it drops the lines whose
 /// first 5 is their number's last digit.
 fn second_keeps(n: u64) -> bool {
     format!("{n:010}").find('5') != Some(9)
 }
 
-fn kill_9_of_tend_log_under_tend_scan(name: &str, opts: &str) {
-    kill_9_of_tend_log_into(name, opts, false);
+/// A logged service under tend-scan (in `mode`) whose daemon writes numbered lines (LINE
+/// bytes each) at about 5000 a second, into `tend-log -t none OPTS`; tend-log is killed
+/// with SIGKILL 20 times, 0.3 to 1 s after each start. Every number must be in the logdir,
+/// in order; what a kill doubled is counted, printed, and held to its bound; and each
+/// killed tend-log is back within 1.5 s (a run killed from outside does not back off).
+fn kill_9_of_tend_log_under_tend_scan(name: &str, opts: &str, mode: Mode) {
+    kill_9_of_tend_log_into(name, opts, false, mode);
 }
 
 /// Kills tend-log 20 times under tend-scan; with `two`, it writes a second logdir too,
 /// whose config selects other lines and rotates at another size.
-fn kill_9_of_tend_log_into(name: &str, opts: &str, two: bool) {
+fn kill_9_of_tend_log_into(name: &str, opts: &str, two: bool, mode: Mode) {
     const KILLS: usize = 20;
-    let (t, scan_dir, mut scan) = scanner(name);
+    let (t, scan_dir, mut scan) = scanner(name, mode);
     let logdir = t.join("log");
     let logdir2 = t.join("log2");
     let second = if two {
@@ -303,7 +307,8 @@ fn kill_9_of_tend_log_into(name: &str, opts: &str, two: bool) {
     }
     assert_eq!(expect, last + 1, "{}", context());
     eprintln!(
-        "{name}: seed {seed}: {} lines, {KILLS} kills, {doubled} lines doubled, slowest restart {slowest:?}",
+        "{name} ({mode:?} mode): seed {seed}: {} lines, {KILLS} kills, {doubled} lines \
+         doubled, slowest restart {slowest:?}",
         last + 1
     );
     assert!(
@@ -334,7 +339,7 @@ fn kill_9_of_tend_log_into(name: &str, opts: &str, two: bool) {
         assert_eq!(at, want.len(), "log2 stops early; {}", context());
         assert!(archives_in(&logdir2) > 1, "{}", context());
         eprintln!(
-            "{name}: second logdir: {} lines, {doubled2} doubled",
+            "{name} ({mode:?} mode): second logdir: {} lines, {doubled2} doubled",
             want.len()
         );
         assert!(doubled2 * LINE as u64 <= KILLS as u64 * KILL_9_DOUBLE_BOUND);
@@ -351,26 +356,35 @@ fn archives_in(dir: &Path) -> usize {
         .count()
 }
 
-#[test]
-fn kill_9_of_tend_log_loses_nothing() {
-    kill_9_of_tend_log_under_tend_scan("faults-kill9", "");
+both_modes! {
+    fn kill_9_of_tend_log_loses_nothing(mode) {
+        kill_9_of_tend_log_under_tend_scan("faults-kill9", "", mode);
+    }
 }
 
-#[test]
-fn kill_9_of_tend_log_loses_nothing_with_a_processor() {
-    kill_9_of_tend_log_under_tend_scan("faults-kill9-proc", "-s 50k -n 0 -p 'sleep 0.1; cat'");
+both_modes! {
+    fn kill_9_of_tend_log_loses_nothing_with_a_processor(mode) {
+        kill_9_of_tend_log_under_tend_scan(
+            "faults-kill9-proc",
+            "-s 50k -n 0 -p 'sleep 0.1; cat'",
+            mode,
+        );
+    }
 }
 
-#[test]
-fn kill_9_of_tend_log_loses_nothing_in_two_logdirs() {
-    kill_9_of_tend_log_into("faults-kill9-two", "-s 30k -n 0", true);
+both_modes! {
+    fn kill_9_of_tend_log_loses_nothing_in_two_logdirs(mode) {
+        kill_9_of_tend_log_into("faults-kill9-two", "-s 30k -n 0", true, mode);
+    }
 }
 
-#[test]
-fn kill_9_of_tend_log_loses_nothing_with_frequent_rotations() {
-    kill_9_of_tend_log_under_tend_scan("faults-kill9-rot", "-s 30k -n 0");
+both_modes! {
+    fn kill_9_of_tend_log_loses_nothing_with_frequent_rotations(mode) {
+        kill_9_of_tend_log_under_tend_scan("faults-kill9-rot", "-s 30k -n 0", mode);
+    }
 }
 
+// tend-log alone, fed by the test: no supervisor, so nothing that depends on the mode.
 #[test]
 fn a_logdir_made_read_only_pauses_rotation_and_loses_nothing() {
     if !have_root_and_setpriv() {
@@ -466,6 +480,38 @@ fn svstat(sv: &Path) -> String {
     .0
 }
 
+/// Supervises the service dir `sv` (in `t`), stderr to `t`/stderr, as `uid` if given:
+/// with `tend-supervise .` run in `sv` (pair mode), or with `tend-scan -F` on a scan dir
+/// `t`/scan whose `sv` links to it (flat mode). Returns the supervising process and the
+/// prefix of its messages about `sv`.
+fn supervisor(t: &TempDir, sv: &Path, mode: Mode, uid: Option<u32>) -> (Daemon, String) {
+    let (prog, args, cwd, name) = match mode {
+        Mode::Pair => ("tend-supervise", vec![".".into()], sv.to_path_buf(), "."),
+        Mode::Flat => {
+            let scan_dir = t.join("scan");
+            fs::create_dir(&scan_dir).unwrap();
+            std::os::unix::fs::symlink(sv, scan_dir.join("sv")).unwrap();
+            let args = vec!["-F".into(), scan_dir.into_os_string()];
+            ("tend-scan", args, t.path().to_path_buf(), "sv")
+        }
+    };
+    let path = format!("{}/{prog}", env!("TEND_BIN_DIR"));
+    let mut cmd = match uid {
+        Some(u) => {
+            let mut c = as_user(u);
+            c.arg(path);
+            c
+        }
+        None => Command::new(path),
+    };
+    cmd.args::<_, std::ffi::OsString>(args)
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(fs::File::create(t.join("stderr")).unwrap());
+    (Daemon::spawn(&mut cmd), mode.prog(name))
+}
+
 /// The pid of the run process once svstat says `sv` is up with a pid other than `not`.
 fn wait_up(sv: &Path, not: i32) -> i32 {
     let mut pid = 0;
@@ -476,117 +522,108 @@ fn wait_up(sv: &Path, not: i32) -> i32 {
     pid
 }
 
-#[test]
-fn out_of_file_descriptors_the_supervisor_keeps_going_and_recovers() {
-    if !have_prlimit() {
-        return;
+both_modes! {
+    fn out_of_file_descriptors_the_supervisor_keeps_going_and_recovers(mode) {
+        if !have_prlimit() {
+            return;
+        }
+        let t = TempDir::new(&format!("faults-emfile-sup-{mode:?}"));
+        let sv = sleeper(&t);
+        let (sup, prog) = supervisor(&t, &sv, mode, None);
+        let err = || read(&t.join("stderr"));
+        let pid = wait_up(&sv, 0);
+        // Not one descriptor more: the restart after the kill cannot spawn.
+        let limit = soft_limit(sup.pid(), "Max open files");
+        let full = lowest_free_fd(sup.pid()).to_string();
+        set_soft_limit(sup.pid(), "nofile", &full, None);
+        common::unsafe_kill(pid, 9);
+        wait_until(LIMIT, "a warning about the failed start", || {
+            err().contains("unable to start ./run: Too many open files (retrying in ")
+        });
+        // It says so in one line (settings it could not read are no news), the status shows
+        // the service down and backing off, and it keeps serving.
+        wait_until(LIMIT, "svstat to show the service down", || {
+            svstat(&sv).contains(": down ")
+        });
+        // The kill from outside is no crash; the failed starts after it are (from the second).
+        wait_until(LIMIT, "a backoff", || {
+            info_value(&sv, "backoff").starts_with(|c: char| c.is_ascii_digit())
+        });
+        let warning =
+            format!("{prog}: warning: unable to start ./run: Too many open files (retrying in ");
+        for line in err().lines() {
+            assert!(line.starts_with(&warning), "{}", err());
+        }
+        assert_eq!(err().lines().count(), 1, "{}", err());
+        assert!(alive(sup.pid()));
+        set_soft_limit(sup.pid(), "nofile", &limit, None);
+        wait_up(&sv, pid);
+        assert_eq!(read(&t.join("starts")).lines().count(), 2);
     }
-    let t = TempDir::new("faults-emfile-sup");
-    let sv = sleeper(&t);
-    let mut cmd = Command::new(concat!(env!("TEND_BIN_DIR"), "/tend-supervise"));
-    cmd.arg(".")
-        .current_dir(&sv)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(fs::File::create(t.join("stderr")).unwrap());
-    let sup = Daemon::spawn(&mut cmd);
-    let err = || read(&t.join("stderr"));
-    let pid = wait_up(&sv, 0);
-    // Not one descriptor more: the restart after the kill cannot spawn.
-    let limit = soft_limit(sup.pid(), "Max open files");
-    let full = lowest_free_fd(sup.pid()).to_string();
-    set_soft_limit(sup.pid(), "nofile", &full, None);
-    common::unsafe_kill(pid, 9);
-    wait_until(LIMIT, "a warning about the failed start", || {
-        err().contains("unable to start ./run: Too many open files (retrying in ")
-    });
-    // It says so in one line (settings it could not read are no news), the status shows
-    // the service down and backing off, and it keeps serving.
-    wait_until(LIMIT, "svstat to show the service down", || {
-        svstat(&sv).contains(": down ")
-    });
-    // The kill from outside is no crash; the failed starts after it are (from the second).
-    wait_until(LIMIT, "a backoff", || {
-        info_value(&sv, "backoff").starts_with(|c: char| c.is_ascii_digit())
-    });
-    for line in err().lines() {
-        assert!(
-            line.starts_with("tend-supervise .: warning: unable to start ./run: Too many open files (retrying in "),
-            "{}",
-            err()
+}
+
+both_modes! {
+    fn fork_failing_for_lack_of_processes_is_shown_retried_and_recovered(mode) {
+        if !have_root_and_setpriv() {
+            return;
+        }
+        const UID: u32 = 64_731; // used by no other test: RLIMIT_NPROC counts the uid's processes
+        let t = TempDir::new(&format!("faults-nproc-{mode:?}"));
+        let sv = sleeper(&t);
+        chown(&sv, Some(UID), Some(UID)).unwrap();
+        fs::write(t.join("starts"), "").unwrap();
+        chown(t.join("starts"), Some(UID), Some(UID)).unwrap();
+        let (sup, prog) = supervisor(&t, &sv, mode, Some(UID));
+        let err = || read(&t.join("stderr"));
+        let pid = wait_up(&sv, 0);
+        // One process for the uid: the supervisor itself (tend-scan in flat mode). The
+        // restart's fork gets EAGAIN.
+        let limit = soft_limit(sup.pid(), "Max processes");
+        set_soft_limit(sup.pid(), "nproc", "1", Some(UID));
+        common::unsafe_kill(pid, 9);
+        let warning = format!(
+            "{prog}: warning: unable to start ./run: Resource temporarily unavailable (retrying in "
         );
+        wait_until(LIMIT, "a warning about the failed start", || {
+            err().contains(&warning)
+        });
+        // Two more failed attempts, each scheduling the next (a new backoff in info), and no
+        // second message: the news is the same whatever the retry delay.
+        let backoff = || info_value(&sv, "backoff");
+        for _ in 0..2 {
+            let before = backoff();
+            wait_until(LIMIT, "another attempt", || backoff() != before);
+        }
+        assert_eq!(err().lines().count(), 1, "{}", err());
+        // Shown: down, wanted up, and the next attempt scheduled; run itself is fine.
+        let shown = svstat(&sv);
+        assert!(
+            shown.contains(": down ") && shown.contains("want up"),
+            "{shown}"
+        );
+        assert!(
+            backoff().starts_with(|c: char| c.is_ascii_digit()),
+            "{}",
+            backoff()
+        );
+        assert_eq!(info_value(&sv, "starts"), "1");
+        assert_eq!(info_value(&sv, "run"), "ok");
+        assert!(alive(sup.pid()));
+        set_soft_limit(sup.pid(), "nproc", &limit, Some(UID));
+        wait_up(&sv, pid);
+        assert_eq!(read(&t.join("starts")).lines().count(), 2);
     }
-    assert_eq!(err().lines().count(), 1, "{}", err());
-    assert!(alive(sup.pid()));
-    set_soft_limit(sup.pid(), "nofile", &limit, None);
-    wait_up(&sv, pid);
-    assert_eq!(read(&t.join("starts")).lines().count(), 2);
 }
 
-#[test]
-fn fork_failing_for_lack_of_processes_is_shown_retried_and_recovered() {
-    if !have_root_and_setpriv() {
-        return;
-    }
-    const UID: u32 = 64_731; // used by no other test: RLIMIT_NPROC counts the uid's processes
-    let t = TempDir::new("faults-nproc");
-    let sv = sleeper(&t);
-    chown(&sv, Some(UID), Some(UID)).unwrap();
-    fs::write(t.join("starts"), "").unwrap();
-    chown(t.join("starts"), Some(UID), Some(UID)).unwrap();
-    let mut cmd = as_user(UID);
-    cmd.arg(concat!(env!("TEND_BIN_DIR"), "/tend-supervise"))
-        .arg(".")
-        .current_dir(&sv)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(fs::File::create(t.join("stderr")).unwrap());
-    let sup = Daemon::spawn(&mut cmd);
-    let err = || read(&t.join("stderr"));
-    let pid = wait_up(&sv, 0);
-    // One process for the uid: the supervisor itself. The restart's fork gets EAGAIN.
-    let limit = soft_limit(sup.pid(), "Max processes");
-    set_soft_limit(sup.pid(), "nproc", "1", Some(UID));
-    common::unsafe_kill(pid, 9);
-    let warning = "tend-supervise .: warning: unable to start ./run: Resource temporarily unavailable (retrying in ";
-    wait_until(LIMIT, "a warning about the failed start", || {
-        err().contains(warning)
-    });
-    // Two more failed attempts, each scheduling the next (a new backoff in info), and no
-    // second message: the news is the same whatever the retry delay.
-    let backoff = || info_value(&sv, "backoff");
-    for _ in 0..2 {
-        let before = backoff();
-        wait_until(LIMIT, "another attempt", || backoff() != before);
-    }
-    assert_eq!(err().lines().count(), 1, "{}", err());
-    // Shown: down, wanted up, and the next attempt scheduled; run itself is fine.
-    let shown = svstat(&sv);
-    assert!(
-        shown.contains(": down ") && shown.contains("want up"),
-        "{shown}"
-    );
-    assert!(
-        backoff().starts_with(|c: char| c.is_ascii_digit()),
-        "{}",
-        backoff()
-    );
-    assert_eq!(info_value(&sv, "starts"), "1");
-    assert_eq!(info_value(&sv, "run"), "ok");
-    assert!(alive(sup.pid()));
-    set_soft_limit(sup.pid(), "nproc", &limit, Some(UID));
-    wait_up(&sv, pid);
-    assert_eq!(read(&t.join("starts")).lines().count(), 2);
-}
-
-/// tend-scan on an empty scan dir `sv` in a new temp dir (its stderr in `stderr` there),
-/// once it has set up: (the temp dir, the scan dir, the scanner).
-fn scanner(name: &str) -> (TempDir, PathBuf, Daemon) {
-    let t = TempDir::new(name);
+/// tend-scan (in `mode`) on an empty scan dir `sv` in a new temp dir (its stderr in
+/// `stderr` there), once it has set up: (the temp dir, the scan dir, the scanner).
+fn scanner(name: &str, mode: Mode) -> (TempDir, PathBuf, Daemon) {
+    let t = TempDir::new(&format!("{name}-{mode:?}"));
     let scan_dir = t.join("sv");
     fs::create_dir(&scan_dir).unwrap();
     let mut cmd = Command::new(concat!(env!("TEND_BIN_DIR"), "/tend-scan"));
-    cmd.arg(&scan_dir)
+    cmd.args(mode.scan_args())
+        .arg(&scan_dir)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(fs::File::create(t.join("stderr")).unwrap());
@@ -600,112 +637,118 @@ fn scanner(name: &str) -> (TempDir, PathBuf, Daemon) {
     (t, scan_dir, scan)
 }
 
-#[test]
-fn out_of_file_descriptors_the_scanner_reports_and_starts_the_rest_later() {
-    if !have_prlimit() {
-        return;
-    }
-    let (t, scan_dir, mut scan) = scanner("faults-emfile-scan");
-    let err = || read(&t.join("stderr"));
-    // Room for a few pipes (two descriptors per logged service) and the spawns, not 8.
-    let limit = soft_limit(scan.pid(), "Max open files");
-    set_soft_limit(
-        scan.pid(),
-        "nofile",
-        &(lowest_free_fd(scan.pid()) + 10).to_string(),
-        None,
-    );
-    const N: usize = 8;
-    for i in 0..N {
-        let tmp = t.join(&format!("tmp{i}"));
-        write_exec(
-            &tmp.join("run"),
-            &format!("#!/bin/sh\necho hello s{i}\nexec sleep 1000\n"),
+both_modes! {
+    fn out_of_file_descriptors_the_scanner_reports_and_starts_the_rest_later(mode) {
+        if !have_prlimit() {
+            return;
+        }
+        let (t, scan_dir, mut scan) = scanner("faults-emfile-scan", mode);
+        let err = || read(&t.join("stderr"));
+        // Room for a few pipes (two descriptors per logged service) and the spawns, not 8;
+        // in flat mode (12 per logged service: its two supervise dirs and the pipe) not even
+        // for one. There too tend-scan runs out opening a supervise dir or making a pipe,
+        // before a unit has to start ./run without a descriptor: every message is
+        // tend-scan's own, about a supervisor it could not start.
+        let limit = soft_limit(scan.pid(), "Max open files");
+        set_soft_limit(
+            scan.pid(),
+            "nofile",
+            &(lowest_free_fd(scan.pid()) + 10).to_string(),
+            None,
         );
-        write_exec(&tmp.join("log/run"), "#!/bin/sh\nexec cat > ./out\n");
-        fs::rename(&tmp, scan_dir.join(format!("s{i}"))).unwrap();
-    }
-    let paired =
-        |i: usize| read(&scan_dir.join(format!("s{i}/log/out"))) == format!("hello s{i}\n");
-    wait_until(LIMIT, "a warning about a supervisor not started", || {
-        err().contains("Too many open files (retrying every 5 seconds)")
-    });
-    assert!(!scan.exited(), "{}", err());
-    assert!(
-        (0..N).any(|i| !paired(i)),
-        "all {N} started within the limit: make it lower\n{}",
-        err()
-    );
-    for line in err().lines() {
+        const N: usize = 8;
+        for i in 0..N {
+            let tmp = t.join(&format!("tmp{i}"));
+            write_exec(
+                &tmp.join("run"),
+                &format!("#!/bin/sh\necho hello s{i}\nexec sleep 1000\n"),
+            );
+            write_exec(&tmp.join("log/run"), "#!/bin/sh\nexec cat > ./out\n");
+            fs::rename(&tmp, scan_dir.join(format!("s{i}"))).unwrap();
+        }
+        let paired =
+            |i: usize| read(&scan_dir.join(format!("s{i}/log/out"))) == format!("hello s{i}\n");
+        wait_until(LIMIT, "a warning about a supervisor not started", || {
+            err().contains("Too many open files (retrying every 5 seconds)")
+        });
+        assert!(!scan.exited(), "{}", err());
         assert!(
-            line.starts_with("tend-scan: warning: unable to start supervisor for s")
-                && line.ends_with(": Too many open files (retrying every 5 seconds)"),
-            "{}",
+            (0..N).any(|i| !paired(i)),
+            "all {N} started within the limit: make it lower\n{}",
             err()
         );
+        for line in err().lines() {
+            assert!(
+                line.starts_with("tend-scan: warning: unable to start supervisor for s")
+                    && line.ends_with(": Too many open files (retrying every 5 seconds)"),
+                "{}",
+                err()
+            );
+        }
+        set_soft_limit(scan.pid(), "nofile", &limit, None);
+        scan.signal(14); // SIGALRM: rescan now, as an admin would
+        wait_until(LIMIT, "every service paired with its logger", || {
+            (0..N).all(paired)
+        });
+        scan.signal(15);
+        let st = scan.wait_exit(LIMIT);
+        assert!(st.success(), "tend-scan exited {st:?}: {}", err());
     }
-    set_soft_limit(scan.pid(), "nofile", &limit, None);
-    scan.signal(14); // SIGALRM: rescan now, as an admin would
-    wait_until(LIMIT, "every service paired with its logger", || {
-        (0..N).all(paired)
-    });
-    scan.signal(15);
-    let st = scan.wait_exit(LIMIT);
-    assert!(st.success(), "tend-scan exited {st:?}: {}", err());
 }
 
-#[test]
-fn a_full_scan_that_fails_for_lack_of_descriptors_is_retried() {
-    if !have_prlimit() {
-        return;
+both_modes! {
+    fn a_full_scan_that_fails_for_lack_of_descriptors_is_retried(mode) {
+        if !have_prlimit() {
+            return;
+        }
+        let (t, scan_dir, mut scan) = scanner("faults-emfile-full-scan", mode);
+        let err = || read(&t.join("stderr"));
+        // Stopped, out of descriptors, and with its inotify queue overflowed before a service
+        // appears: the full scan the overflow calls for cannot open the scan dir, and no
+        // event will ever name the service, so only a retried full scan can start it.
+        scan.signal(19); // SIGSTOP
+        wait_until(LIMIT, "tend-scan to stop", || {
+            let stat = read(Path::new(&format!("/proc/{}/stat", scan.pid())));
+            stat.rsplit(')')
+                .next()
+                .unwrap()
+                .trim_start()
+                .starts_with('T')
+        });
+        let limit = soft_limit(scan.pid(), "Max open files");
+        set_soft_limit(
+            scan.pid(),
+            "nofile",
+            &lowest_free_fd(scan.pid()).to_string(),
+            None,
+        );
+        let queued: usize = read(Path::new("/proc/sys/fs/inotify/max_queued_events"))
+            .trim()
+            .parse()
+            .unwrap();
+        let flood = scan_dir.join(".flood");
+        for _ in 0..queued / 2 + 100 {
+            fs::create_dir(&flood).unwrap();
+            fs::remove_dir(&flood).unwrap();
+        }
+        let tmp = t.join("tmp");
+        write_exec(
+            &tmp.join("run"),
+            "#!/bin/sh\necho up > ../../up\nexec sleep 1000\n",
+        );
+        fs::rename(&tmp, scan_dir.join("s0")).unwrap();
+        scan.signal(18); // SIGCONT
+        wait_until(LIMIT, "a warning about the scan", || {
+            err().contains("Too many open files (retrying every 5 seconds)")
+        });
+        assert!(!t.join("up").exists());
+        set_soft_limit(scan.pid(), "nofile", &limit, None);
+        wait_until(LIMIT, "the service to start, with no signal sent", || {
+            t.join("up").exists()
+        });
+        assert_eq!(err().lines().count(), 1, "{}", err());
+        scan.signal(15);
+        let st = scan.wait_exit(LIMIT);
+        assert!(st.success(), "tend-scan exited {st:?}: {}", err());
     }
-    let (t, scan_dir, mut scan) = scanner("faults-emfile-full-scan");
-    let err = || read(&t.join("stderr"));
-    // Stopped, out of descriptors, and with its inotify queue overflowed before a service
-    // appears: the full scan the overflow calls for cannot open the scan dir, and no
-    // event will ever name the service, so only a retried full scan can start it.
-    scan.signal(19); // SIGSTOP
-    wait_until(LIMIT, "tend-scan to stop", || {
-        let stat = read(Path::new(&format!("/proc/{}/stat", scan.pid())));
-        stat.rsplit(')')
-            .next()
-            .unwrap()
-            .trim_start()
-            .starts_with('T')
-    });
-    let limit = soft_limit(scan.pid(), "Max open files");
-    set_soft_limit(
-        scan.pid(),
-        "nofile",
-        &lowest_free_fd(scan.pid()).to_string(),
-        None,
-    );
-    let queued: usize = read(Path::new("/proc/sys/fs/inotify/max_queued_events"))
-        .trim()
-        .parse()
-        .unwrap();
-    let flood = scan_dir.join(".flood");
-    for _ in 0..queued / 2 + 100 {
-        fs::create_dir(&flood).unwrap();
-        fs::remove_dir(&flood).unwrap();
-    }
-    let tmp = t.join("tmp");
-    write_exec(
-        &tmp.join("run"),
-        "#!/bin/sh\necho up > ../../up\nexec sleep 1000\n",
-    );
-    fs::rename(&tmp, scan_dir.join("s0")).unwrap();
-    scan.signal(18); // SIGCONT
-    wait_until(LIMIT, "a warning about the scan", || {
-        err().contains("Too many open files (retrying every 5 seconds)")
-    });
-    assert!(!t.join("up").exists());
-    set_soft_limit(scan.pid(), "nofile", &limit, None);
-    wait_until(LIMIT, "the service to start, with no signal sent", || {
-        t.join("up").exists()
-    });
-    assert_eq!(err().lines().count(), 1, "{}", err());
-    scan.signal(15);
-    let st = scan.wait_exit(LIMIT);
-    assert!(st.success(), "tend-scan exited {st:?}: {}", err());
 }
