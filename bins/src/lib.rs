@@ -8,6 +8,7 @@ use rustix::fs::{Mode, OFlags};
 
 use tend_core::svdir::one_line;
 
+pub mod holder;
 pub mod unit;
 use tend_core::Error;
 

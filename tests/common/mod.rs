@@ -344,28 +344,9 @@ impl Mode {
 }
 
 /// Defines a test run in both modes, as `NAME::pair` and `NAME::flat`: one body, given
-/// the [`Mode`] as its one argument. Attributes after `flat:` apply to the flat variant
-/// only (an `#[ignore = "flat-mode bug: ..."]`).
+/// the [`Mode`] as its one argument.
 #[allow(unused_macros)] // not every test file runs in both modes
 macro_rules! both_modes {
-    ($(#[$attr:meta])* flat: $(#[$flat:meta])+ fn $name:ident($mode:ident) $body:block) => {
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-            $(#[$attr])*
-            #[test]
-            fn pair() {
-                body($crate::common::Mode::Pair)
-            }
-            $(#[$attr])*
-            $(#[$flat])+
-            #[test]
-            fn flat() {
-                body($crate::common::Mode::Flat)
-            }
-            fn body($mode: $crate::common::Mode) $body
-        }
-    };
     ($(#[$attr:meta])* fn $name:ident($mode:ident) $body:block) => {
         mod $name {
             #[allow(unused_imports)]

@@ -8,7 +8,7 @@
 use std::collections::{HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
 use std::mem::MaybeUninit;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -50,6 +50,10 @@ struct Args {
 }
 
 pub fn start(args: tend::Args) -> u8 {
+    let args: Vec<OsString> = args.collect();
+    if args.first().is_some_and(|a| a == tend::holder::OPTION) {
+        return tend::holder::hold();
+    }
     let args = match parse_args(args) {
         Ok(a) => a,
         Err(e) => return usage(PROG, SYNOPSIS, e),
@@ -113,8 +117,15 @@ fn run(args: &Args) -> Result<(), Error> {
         true => Some(Flat::new()?),
         false => None,
     };
+    let holder_id = match rustix::fs::stat(".") {
+        Ok(st) => format!("{}:{}", st.st_dev, st.st_ino),
+        Err(_) => String::new(),
+    };
     let mut world = World {
         flat,
+        holder: None,
+        holder_id,
+        old_holders: true,
         scanner: Scanner::new(args.timeout),
         supervise: supervisor_program(),
         inot,
@@ -126,6 +137,9 @@ fn run(args: &Args) -> Result<(), Error> {
         scan_retry: None,
         subreaper,
     };
+    if world.flat.is_some() {
+        world.start_holder();
+    }
     while !world.scanner.done() {
         if std::mem::take(&mut world.rescan) {
             world.full_scan();
@@ -196,6 +210,9 @@ fn run(args: &Args) -> Result<(), Error> {
         let acts = world.scanner.timeout(Instant::now());
         world.perform(acts);
     }
+    if let Some(h) = &world.holder {
+        h.bye();
+    }
     Ok(())
 }
 
@@ -239,6 +256,13 @@ type PipeEnds = (Option<Rc<OwnedFd>>, Option<Rc<OwnedFd>>);
 struct World {
     /// Flat mode (-F): the units that stand for supervisors.
     flat: Option<Flat>,
+    /// Flat mode: the process that holds a read end of every log pipe ([`tend::holder`]).
+    holder: Option<tend::holder::Holder>,
+    /// The scan dir's device:inode, which names its holders.
+    holder_id: String,
+    /// Holders that earlier (killed) scanners left may still run: stop them once the
+    /// first full scan has opened the pipes again.
+    old_holders: bool,
     scanner: Scanner,
     /// The `tend-supervise` program to run.
     supervise: PathBuf,
@@ -275,6 +299,29 @@ impl World {
         self.scan_retry = None;
         let acts = self.scanner.scan(&entries, Instant::now());
         self.perform(acts);
+        if self.flat.is_some() && std::mem::take(&mut self.old_holders) {
+            tend::holder::stop_old(&self.holder_id, self.holder.as_ref().map(|h| h.pid()));
+        }
+    }
+
+    /// Starts the pipe holder (flat mode), and has it hold every pipe there is.
+    fn start_holder(&mut self) {
+        let exe = match std::env::current_exe() {
+            Ok(e) => e,
+            Err(e) => {
+                warn(PROG, format_args!("unable to start the pipe holder: {e}"));
+                return;
+            }
+        };
+        match tend::holder::Holder::spawn(&exe, &self.holder_id) {
+            Ok(h) => {
+                for r in self.pipes.values().filter_map(|p| p.0.as_ref()) {
+                    h.hold(r.as_raw_fd());
+                }
+                self.holder = Some(h);
+            }
+            Err(e) => warn(PROG, format_args!("unable to start the pipe holder: {e}")),
+        }
     }
 
     /// Reaps every child that has exited, known or not (orphans too).
@@ -283,6 +330,12 @@ impl World {
             match rustix::process::wait(WaitOptions::NOHANG) {
                 Ok(Some((pid, st))) => {
                     let pid = pid.as_raw_nonzero().get().unsigned_abs();
+                    if self.holder.as_ref().is_some_and(|h| h.pid() == pid) {
+                        warn(PROG, "the pipe holder ended; starting it again");
+                        self.holder = None;
+                        self.start_holder();
+                        continue;
+                    }
                     if let Some(flat) = &mut self.flat {
                         // A unit's child: only the unit cares.
                         if let Some((&id, unit)) = flat.units.iter_mut().find(|(_, u)| u.owns(pid))
@@ -451,7 +504,11 @@ impl World {
                     }
                 }
                 Action::ClosePipe(key) => {
-                    self.pipes.remove(&key);
+                    if let Some((Some(r), _)) = self.pipes.remove(&key) {
+                        if let Some(h) = &self.holder {
+                            h.release(r.as_raw_fd());
+                        }
+                    }
                 }
                 Action::Rescan => self.rescan = true,
                 Action::Say(Level::Info, msg) => say(PROG, "info", msg),
@@ -662,6 +719,9 @@ impl World {
                     .ctx(|| "create a pipe".into())
                     .map_err(|e| e.to_string())?,
             };
+            if let Some(h) = &self.holder {
+                h.hold(r.as_raw_fd());
+            }
             self.pipes.insert(key, (Some(Rc::new(r)), Some(Rc::new(w))));
         }
         match self.pipes.get(&key) {
