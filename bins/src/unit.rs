@@ -107,10 +107,21 @@ impl Unit {
         stdio: Stdio,
         spare: Spare,
     ) -> Result<Unit, Error> {
-        let group = tend_core::svdir::read_control_group_at(dir.as_fd()).unwrap_or_else(|why| {
-            warn(&prog, why);
-            None
-        });
+        use tend_core::svdir::GroupError;
+        let group = match tend_core::svdir::read_control_group_at(dir.as_fd()) {
+            Ok(g) => g,
+            Err(GroupError::Bad(why)) => {
+                warn(&prog, why);
+                None
+            }
+            // Not knowing who may control the service, set nothing up yet.
+            Err(GroupError::OutOfFds(errno)) => {
+                return Err(Error::Sys {
+                    op: format!("read {shown}/control-group"),
+                    errno,
+                })
+            }
+        };
         let sdir = SuperviseDir::open(dir, shown, group, spare)?;
         let (settings, bad) = Settings::read_at(sdir.dir.as_fd());
         let seed = u64::from(std::process::id())

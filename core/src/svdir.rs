@@ -175,7 +175,13 @@ impl Settings {
 /// it is unreadable or names no group (the fifos then stay the owner's alone).
 pub fn read_control_group(dir: &Path) -> Result<Option<u32>, String> {
     match open_dir(dir) {
-        Ok(fd) => read_control_group_at(fd.as_fd()),
+        Ok(fd) => read_control_group_at(fd.as_fd()).map_err(|e| match e {
+            GroupError::Bad(why) => why,
+            GroupError::OutOfFds(errno) => format!(
+                "ignoring control-group: unable to read it: {}",
+                crate::error::describe(errno)
+            ),
+        }),
         Err(errno) => Err(format!(
             "ignoring control-group: unable to open {}: {}",
             show(dir),
@@ -184,23 +190,46 @@ pub fn read_control_group(dir: &Path) -> Result<Option<u32>, String> {
     }
 }
 
+/// Why `control-group` gives no group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GroupError {
+    /// The file is unreadable or names no group: a complaint; the fifos stay the owner's.
+    Bad(String),
+    /// Out of descriptors (EMFILE or ENFILE) reading it or /etc/group: nothing is known,
+    /// so the supervise dir should not be set up now (tend-scan -F tries again later).
+    OutOfFds(Errno),
+}
+
 /// As [`read_control_group`], in the directory open as `dir`.
-pub fn read_control_group_at(dir: BorrowedFd<'_>) -> Result<Option<u32>, String> {
+pub fn read_control_group_at(dir: BorrowedFd<'_>) -> Result<Option<u32>, GroupError> {
     let mut bad = Vec::new();
-    let Some(text) = read_small(dir, "control-group", &mut bad).ok().flatten() else {
-        return match bad.pop() {
-            Some(b) => Err(b),
-            None => Ok(None),
-        };
+    let text = match read_small(dir, "control-group", &mut bad) {
+        Ok(Some(text)) => text,
+        Ok(None) => {
+            return match bad.pop() {
+                Some(b) => Err(GroupError::Bad(b)),
+                None => Ok(None),
+            }
+        }
+        Err(errno) => return Err(GroupError::OutOfFds(errno)),
     };
     let name = text.trim();
     if let Ok(gid) = name.parse::<u32>() {
         return Ok(Some(gid));
     }
-    let groups = std::fs::read_to_string("/etc/group").unwrap_or_default();
-    lookup_group(&groups, name)
-        .map(Some)
-        .ok_or_else(|| format!("ignoring control-group: no such group: {}", one_line(name)))
+    let groups = match std::fs::read_to_string("/etc/group") {
+        Ok(g) => g,
+        Err(e) => match Errno::from_io_error(&e) {
+            Some(errno @ (Errno::MFILE | Errno::NFILE)) => return Err(GroupError::OutOfFds(errno)),
+            _ => String::new(),
+        },
+    };
+    lookup_group(&groups, name).map(Some).ok_or_else(|| {
+        GroupError::Bad(format!(
+            "ignoring control-group: no such group: {}",
+            one_line(name)
+        ))
+    })
 }
 
 /// Finds a group's gid in the text of /etc/group.
