@@ -714,15 +714,7 @@ both_modes! {
         }
         let mut s = Supervised::start(Kind::Tend(mode), "letters", false);
         let pid1 = s.wait_started(1);
-        for (letter, event) in [
-            ("h", "HUP"),
-            ("a", "ALRM"),
-            ("i", "INT"),
-            ("q", "QUIT"),
-            ("1", "USR1"),
-            ("2", "USR2"),
-            ("c", "CONT"),
-        ] {
+        for (letter, event) in SIGNAL_LETTERS {
             svc(&s, letter);
             s.wait_event(event, 1);
         }

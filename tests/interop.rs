@@ -160,15 +160,7 @@ fn tend_tools_drive_runsv() {
     let pid1 = s.wait_started(1);
     assert_eq!(tend_line(&s), format!("up (pid {pid1}) N seconds"));
     assert!(sv_status(&s).starts_with(&format!("run: {}: (pid {pid1}) ", s.arg().display())));
-    for (letter, event) in [
-        ("h", "HUP"),
-        ("a", "ALRM"),
-        ("i", "INT"),
-        ("q", "QUIT"),
-        ("1", "USR1"),
-        ("2", "USR2"),
-        ("c", "CONT"),
-    ] {
+    for (letter, event) in SIGNAL_LETTERS {
         svc(&s, letter);
         s.wait_event(event, 1);
     }

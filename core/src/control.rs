@@ -126,20 +126,10 @@ fn read_status_in(base: BorrowedFd<'_>, path: &Path, shown: &str) -> Result<Stat
     )
     .ctx(|| format!("open {shown}"))?;
     let mut buf = [0u8; 64];
-    let mut len = 0;
-    while let Some(rest) = buf.get_mut(len..).filter(|r| !r.is_empty()) {
-        match rustix::io::read(&fd, rest) {
-            Ok(0) => break,
-            Ok(n) => len += n,
-            Err(Errno::INTR) => {}
-            Err(errno) => {
-                return Err(Error::Sys {
-                    op: format!("read {shown}"),
-                    errno,
-                })
-            }
-        }
-    }
+    let len = crate::supervise::read_up_to(&fd, &mut buf).map_err(|errno| Error::Sys {
+        op: format!("read {shown}"),
+        errno,
+    })?;
     // A file that filled the buffer may be any size from there on.
     let size = if len == buf.len() {
         format!("at least {len} bytes")
@@ -165,18 +155,8 @@ pub fn read_info_at(dir: BorrowedFd<'_>) -> Option<Info> {
 fn read_info_in(base: BorrowedFd<'_>, path: &Path) -> Option<Info> {
     let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK;
     let fd = fs::openat(base, path, flags, Mode::empty()).ok()?;
-    let mut text = Vec::new();
-    let mut buf = [0u8; 1024];
-    loop {
-        match rustix::io::read(&fd, &mut buf) {
-            Ok(0) => break,
-            Ok(n) => text.extend_from_slice(buf.get(..n).unwrap_or_default()),
-            Err(Errno::INTR) => {}
-            Err(_) => return None,
-        }
-        if text.len() > 4096 {
-            return None;
-        }
-    }
-    Some(Info::decode(&String::from_utf8_lossy(&text)))
+    let mut buf = [0u8; 4097];
+    let len = crate::supervise::read_up_to(&fd, &mut buf).ok()?;
+    let text = buf.get(..len).filter(|t| t.len() <= 4096)?;
+    Some(Info::decode(&String::from_utf8_lossy(text)))
 }

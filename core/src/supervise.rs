@@ -235,6 +235,20 @@ fn open_spare() -> Option<OwnedFd> {
     fs::open("/dev/null", OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()
 }
 
+/// Reads from `fd` until `buf` is full or end of file, retrying on EINTR; the length read.
+pub fn read_up_to(fd: impl AsFd, buf: &mut [u8]) -> rustix::io::Result<usize> {
+    let mut len = 0;
+    while let Some(rest) = buf.get_mut(len..).filter(|r| !r.is_empty()) {
+        match rustix::io::read(fd.as_fd(), rest) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(len)
+}
+
 /// Writes all of `data`, retrying on EINTR.
 pub fn write_all(fd: impl AsFd, mut data: &[u8]) -> rustix::io::Result<()> {
     while !data.is_empty() {

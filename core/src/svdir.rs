@@ -275,18 +275,8 @@ fn read_small(
     use rustix::fs::{Mode, OFlags};
     let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK;
     let mut buf = [0u8; 65];
-    let r = rustix::fs::openat(dir, name, flags, Mode::empty()).and_then(|fd| {
-        let mut len = 0;
-        while let Some(rest) = buf.get_mut(len..).filter(|r| !r.is_empty()) {
-            match rustix::io::read(&fd, rest) {
-                Ok(0) => break,
-                Ok(n) => len += n,
-                Err(Errno::INTR) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(len)
-    });
+    let r = rustix::fs::openat(dir, name, flags, Mode::empty())
+        .and_then(|fd| crate::supervise::read_up_to(&fd, &mut buf));
     match r {
         Ok(len) if len > 64 => {
             bad.push(format!("ignoring {name}: longer than 64 bytes"));

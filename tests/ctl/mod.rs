@@ -224,6 +224,17 @@ echo "start $$" >> events
 while kill -0 "$sup" 2>/dev/null; do sleep 0.1; done
 "#;
 
+/// The signal letters of svc with the event the run script ([`RUN`]) logs for each.
+pub const SIGNAL_LETTERS: [(&str, &str); 7] = [
+    ("h", "HUP"),
+    ("a", "ALRM"),
+    ("i", "INT"),
+    ("q", "QUIT"),
+    ("1", "USR1"),
+    ("2", "USR2"),
+    ("c", "CONT"),
+];
+
 /// A real supervisor on a fresh service dir `ROOT/svc`, stopped with `dx` (and then
 /// signals) on drop; tend-scan -F (on `ROOT/scan`, holding `svc -> ../svc`) is stopped with
 /// SIGTERM instead.
