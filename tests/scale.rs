@@ -526,7 +526,8 @@ both_modes! {
         let mut w = World::new("scale-settings", mode);
         let events = w.out("events");
         let ev = events.display();
-        // Says whether fd 3 is a readiness pipe; on TERM stops, on HUP carries on. The traps
+        // Says whether fd 3 is a readiness pipe (a pipe: the test may run with another fd 3
+        // open, say flock's lock file); on TERM stops, on HUP carries on. The traps
         // come before anything the test waits for (its start, its readiness), which the
         // test may answer with a signal at once.
         write_exec(
@@ -535,7 +536,7 @@ both_modes! {
                 "#!/bin/sh\ntrap 'echo TERM >>\"{ev}\"; kill $! 2>/dev/null; exit 0' TERM\n\
                  trap 'echo HUP >>\"{ev}\"' HUP\n\
                  echo \"start $$\" >>'{ev}'\n\
-                 if {{ true >&3; }} 2>/dev/null; then echo notified >>'{ev}'; echo >&3; fi\n\
+                 if [ -p /dev/fd/3 ]; then echo notified >>'{ev}'; echo >&3; fi\n\
                  sleep 100000 &\n\
                  while :; do wait; done\n"
             ),
