@@ -2,6 +2,7 @@
 //! The supervising is a [`tend::unit::Unit`] (tend-scan -F runs the same, many at once);
 //! this file is its loop: signals, the unit's fds, its deadlines.
 use std::ffi::OsString;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 
 use libc::{SIGCHLD, SIGHUP, SIGINT, SIGTERM};
@@ -72,29 +73,17 @@ fn serve(prog: &str, shown: &str) -> Result<(), Error> {
     // Its processes get the stdin and stdout it was given (the scanner's pipe).
     let mut unit = Unit::open(prog.to_string(), dir, shown, Stdio::default(), new_spare())?;
     while !unit.exited() {
-        let ready = {
-            let ufds = unit.fds();
-            let mut fds = vec![PollFd::new(sigs.fd(), PollFlags::IN)];
-            let mut which = Vec::with_capacity(3);
-            for (i, fd) in ufds.iter().enumerate() {
-                if let Some(fd) = fd {
-                    fds.push(PollFd::new(fd, PollFlags::IN));
-                    which.push(i);
-                }
-            }
+        let ready: [bool; 4] = {
+            let sig = sigs.fd().as_fd();
+            let [control, notify, adopted] = unit.fds();
+            let mut fds = [
+                PollFd::from_borrowed_fd(sig, PollFlags::IN),
+                slot(control, sig),
+                slot(notify, sig),
+                slot(adopted, sig),
+            ];
             poll_until(&mut fds, unit.deadline())?;
-            let mut ready = [false; 4];
-            for (k, f) in fds.iter().enumerate() {
-                let slot = if k == 0 {
-                    Some(0)
-                } else {
-                    which.get(k - 1).map(|i| i + 1)
-                };
-                if let Some(r) = slot.and_then(|s| ready.get_mut(s)) {
-                    *r = !f.revents().is_empty();
-                }
-            }
-            ready
+            std::array::from_fn(|i| fds.get(i).is_some_and(|f| !f.revents().is_empty()))
         };
         if ready[0] {
             for sig in sigs.take() {
@@ -113,6 +102,15 @@ fn serve(prog: &str, shown: &str) -> Result<(), Error> {
         unit.settle();
     }
     Ok(())
+}
+
+/// A poll slot for one of the unit's fds; one the unit does not use polls `idle` for
+/// nothing.
+fn slot<'a>(fd: Option<BorrowedFd<'a>>, idle: BorrowedFd<'a>) -> PollFd<'a> {
+    match fd {
+        Some(fd) => PollFd::from_borrowed_fd(fd, PollFlags::IN),
+        None => PollFd::from_borrowed_fd(idle, PollFlags::empty()),
+    }
 }
 
 /// Reaps every exited child, passing the unit's own to it.
